@@ -39,8 +39,8 @@ export const ATTR_TRANSACTIONAL = 0x10;
 export const ATTR_CONTROL = 0x20;
 export const ATTR_DELETE_HORIZON = 0x40;
 
-export const enumCompression = { none: 0, gzip: 1, snappy: 2, lz4: 3, zstd: 4 } as const;
-export type CompressionType = (typeof enumCompression)[keyof typeof enumCompression];
+export const Compression = { none: 0, gzip: 1, snappy: 2, lz4: 3, zstd: 4 } as const;
+export type CompressionType = (typeof Compression)[keyof typeof Compression];
 
 export const NO_PRODUCER_ID = -1n;
 export const NO_PRODUCER_EPOCH = -1;
