@@ -98,7 +98,7 @@ export class Connection {
     }
     const size = head.readInt32BE(0);
     if (size < 0 || size > this.options.maxRequestBytes) {
-      this.options.observer?.onProtocolError('frame size');
+      this.options.observer?.onProtocolError('FRAME_SIZE');
       this.options.logger.warn({ connectionId: this.options.connectionId, clientHost: this.clientHost, sizeBytes: size, maxRequestBytes: this.options.maxRequestBytes },
         'closing connection: request frame size is negative or above socket.request.max.bytes');
       this.close('bad frame size');
@@ -157,7 +157,7 @@ export class Connection {
     const handler = (this.options.handlers as Record<number, Handler<ApiKey> | undefined>)[apiKey];
     const spec = apiSpec(apiKey);
     if (handler === undefined || spec === undefined || (apiKey !== 18 && !this.options.acceptsVersion(apiKey, apiVersion))) {
-      this.options.observer?.onProtocolError('unsupported api');
+      this.options.observer?.onProtocolError('UNSUPPORTED_API');
       this.options.logger.info({ connectionId: this.options.connectionId, clientId: header.clientId, apiKey, apiVersion },
         `closing connection: ${spec?.name ?? `API key ${apiKey}`} v${apiVersion} is not supported on listener ${this.options.listenerName}`);
       this.close('unsupported api');
@@ -169,7 +169,7 @@ export class Connection {
       request = apiKey === 18 && apiVersion > spec.maxVersion ? spec.request.create() : spec.request.read(body, apiVersion);
     } catch (error) {
       if (!(error instanceof DecodeError)) throw error;
-      this.options.observer?.onProtocolError('malformed body');
+      this.options.observer?.onProtocolError('MALFORMED_BODY');
       this.options.logger.info({ connectionId: this.options.connectionId, clientId: header.clientId, api: spec.name, apiVersion, reason: error.message },
         'closing connection: malformed request body');
       this.close('malformed request');
