@@ -209,7 +209,7 @@ export class MetadataImage {
       if (configs?.size === 0) this.configs.delete(key);
       return;
     }
-    if (!configs) this.configs.set(key, (configs = new Map()));
+    if (!configs) this.configs.set(key, (configs = new Map<string, string>()));
     configs.set(r.name, r.value);
   }
 

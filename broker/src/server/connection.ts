@@ -15,6 +15,7 @@ import type { Logger } from 'pino';
 import { FrameError, beginResponseFrame, finishFrame, parseRequestFrame } from '../protocol/framing.ts';
 import { apiSpec, type ApiKey } from '../protocol/generated/index.ts';
 import { DecodeError, EncodeError } from '../protocol/wire/decode-error.ts';
+import { CloseConnection } from './close-connection.ts';
 import type { HandlerTable, RequestContext, RequestObserver, Handler } from './request-context.ts';
 
 export interface ConnectionOptions {
@@ -129,6 +130,11 @@ export class Connection {
     this.processing = true;
     this.handle(frame)
       .catch((error: unknown) => {
+        if (error instanceof CloseConnection) {
+          this.options.logger.debug({ connectionId: this.options.connectionId, reason: error.message }, 'closing connection as the protocol requires');
+          this.close(error.message);
+          return;
+        }
         this.options.logger.error({ err: error, connectionId: this.options.connectionId }, 'unexpected error while handling a request; closing the connection');
         this.close('handler failure');
       })
