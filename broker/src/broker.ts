@@ -12,6 +12,7 @@ import { LogManager } from './log/log-manager.ts';
 import { readMetaProperties } from './log/meta-properties.ts';
 import { defaultLogFs } from './log/log-fs.ts';
 import type { LogConfig } from './log/config.ts';
+import type { BrokerConfig } from './config/index.ts';
 import { MetadataImage } from './metadata/metadata-image.ts';
 import { LocalMetadataLog } from './metadata/local-metadata-log.ts';
 import { metadataRecord, type MetadataRecord } from './metadata/metadata-record.ts';
@@ -44,6 +45,8 @@ export interface ListenerAddress {
 
 /** Everything the broker needs, already resolved and validated from configuration. */
 export interface BrokerSettings {
+  /** The validated static configuration these settings were resolved from (DescribeConfigs, dynamic configs). */
+  readonly config: BrokerConfig;
   readonly nodeId: number;
   /** Used when the log dirs are not formatted yet; null generates one (and keeps it in meta.properties). */
   readonly clusterId: string | null;

@@ -41,6 +41,7 @@ export function brokerSettings(config: BrokerConfig): BrokerSettings {
     };
   };
   return {
+    config,
     nodeId: config.nodeId,
     clusterId: config.get('millrace.cluster.id'),
     logDirs: config.logDirs,
