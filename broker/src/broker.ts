@@ -29,6 +29,10 @@ import { createListOffsetsHandler } from './api/list-offsets-handler.ts';
 import { createOffsetForLeaderEpochHandler } from './api/offset-for-leader-epoch-handler.ts';
 import { createInitProducerIdHandler, ProducerIdManager } from './api/init-producer-id-handler.ts';
 import { createAdminHandlers } from './api/admin-handlers.ts';
+import { createConfigHandlers } from './api/config-handlers.ts';
+import { createLogHandlers } from './api/log-handlers.ts';
+import { createGroupHandlers } from './api/group-handlers.ts';
+import { GroupService } from './coordinator/group-service.ts';
 import type { TopicSettings } from './api/topic-settings.ts';
 import { BrokerMetrics } from './metrics/broker-metrics.ts';
 import { AdminServer } from './http/admin-server.ts';
@@ -92,6 +96,7 @@ export class Broker {
   private metadataLog: LocalMetadataLog | null = null;
   private controller: Controller | null = null;
   private replicas: ReplicaManager | null = null;
+  private groups: GroupService | null = null;
   private readonly servers: SocketServer[] = [];
   private readonly boundPorts = new Map<string, number>();
   private admin: AdminServer | null = null;
@@ -167,9 +172,41 @@ export class Broker {
       randomBytes,
     });
     this.replicas = new ReplicaManager({ nodeId: settings.nodeId, image: this.image, logManager: this.logManager, logger: logger.child({ component: 'replicas' }) });
-    this.image.onChange(() => { void this.replicas?.reconcile(); });
+    const config = settings.config;
+    const controller = this.controller;
+    this.groups = new GroupService({
+      nodeId: settings.nodeId,
+      image: this.image,
+      replicas: this.replicas,
+      offsetsTopicPartitions: config.get('offsets.topic.num.partitions'),
+      offsetsTopicReplicationFactor: config.get('offsets.topic.replication.factor'),
+      config: {
+        groupMinSessionTimeoutMs: config.get('group.min.session.timeout.ms'),
+        groupMaxSessionTimeoutMs: config.get('group.max.session.timeout.ms'),
+        groupInitialRebalanceDelayMs: config.get('group.initial.rebalance.delay.ms'),
+        groupMaxSize: config.get('group.max.size'),
+        offsetMetadataMaxBytes: config.get('offset.metadata.max.bytes'),
+        offsetsRetentionMs: config.offsetsRetentionMs,
+        offsetsRetentionCheckIntervalMs: Number(config.get('offsets.retention.check.interval.ms')),
+      },
+      createOffsetsTopic: async (partitions, replicationFactor) => {
+        const created = await controller.createTopics({
+          topics: [{ name: '__consumer_offsets', numPartitions: partitions, replicationFactor, assignments: [], configs: [
+            { name: 'cleanup.policy', value: 'compact' }, { name: 'compression.type', value: 'producer' }, { name: 'segment.bytes', value: '104857600' },
+          ] }],
+          timeoutMs: 30_000, validateOnly: false,
+        });
+        const result = created.topics[0];
+        if (result !== undefined && result.errorCode !== 0 && result.errorCode !== 36) {
+          logger.warn({ errorCode: result.errorCode, reason: result.errorMessage },
+            'cannot create __consumer_offsets, so consumer groups are unavailable: check offsets.topic.replication.factor against the number of brokers');
+        }
+      },
+      logger: logger.child({ component: 'groups' }),
+    });
+    this.image.onChange(() => { void this.groups?.sync(); });
     await this.controller.write(this.bootstrapRecords());
-    await this.replicas.reconcile();
+    await this.groups.sync();
 
     const handlers = this.handlers();
     const advertised = advertisedVersions(Object.keys(handlers).map(Number), KAFKA_40_BROKER_RANGES);
@@ -250,6 +287,12 @@ export class Broker {
     table[22] = createInitProducerIdHandler({ producerIds: new ProducerIdManager(() => controller.allocateProducerIds(settings.nodeId, this.image.brokers.get(settings.nodeId)?.epoch ?? -1n)) });
     table[23] = createOffsetForLeaderEpochHandler({ replicas });
     Object.assign(table, createAdminHandlers({ controller, image: this.image, clusterId: () => this.clusterId, nodeId: settings.nodeId }));
+    Object.assign(table, createConfigHandlers({
+      controller, image: this.image, replicas, nodeId: settings.nodeId, staticConfig: settings.config, logger: this.logger.child({ component: 'configs' }),
+      // KIP-226: produce resolves topic settings against the effective (static + dynamic) broker config.
+      onEffectiveConfig: (effective) => { topicSettings.settings = (topic: string) => effective.topicSettings(this.image.topicConfig(topic)); },
+    }), createLogHandlers({ replicas, logManager: this.logManager as LogManager, image: this.image, controller }));
+    Object.assign(table, createGroupHandlers({ groups: this.groups as GroupService, image: this.image, nodeId: settings.nodeId }));
     return table;
   }
 
@@ -258,6 +301,7 @@ export class Broker {
     if (this.state === 'shutting_down') return;
     this.state = 'shutting_down';
     this.logger.info('shutting down');
+    this.groups?.shutdown();
     await this.replicas?.shutdown();
     await Promise.all(this.servers.map((s) => s.close()));
     await this.logManager?.shutdown();

@@ -15,6 +15,7 @@ import { KafkaConnection } from '../../../broker/src/client/kafka-connection.ts'
 import { buildRecordBatch, forEachRecord, recordValue, readBatchSizeBytes } from '../../../broker/src/protocol/records/index.ts';
 import { ErrorCode } from '../../../broker/src/protocol/error-codes.ts';
 import {
+  defaultFindCoordinatorRequest, defaultJoinGroupRequest, defaultSyncGroupRequest, defaultOffsetCommitRequest, defaultOffsetFetchRequest,
   defaultCreateTopicsRequest, defaultFetchRequest, defaultListOffsetsRequest, defaultMetadataRequest, defaultProduceRequest,
 } from '../../../broker/src/protocol/generated/index.ts';
 
@@ -26,7 +27,7 @@ function newBroker(): Broker {
     'controller.listener.names': 'CONTROLLER', listeners: 'PLAINTEXT://127.0.0.1:0,CONTROLLER://127.0.0.1:0',
     'advertised.listeners': 'PLAINTEXT://127.0.0.1:0', 'listener.security.protocol.map': 'CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT',
     'inter.broker.listener.name': 'PLAINTEXT', 'log.dirs': join(dataDir, 'logs'), 'millrace.http.enable': 'false',
-    'auto.create.topics.enable': 'false',
+    'auto.create.topics.enable': 'false', 'group.initial.rebalance.delay.ms': '0', 'offsets.topic.num.partitions': '3', 'offsets.topic.replication.factor': '1',
   });
   return new Broker(brokerSettings(config), pino({ level: 'silent' }), { processMetrics: false });
 }
@@ -119,6 +120,22 @@ describe('single-node broker', () => {
     other.close();
   });
 
+  it('runs a consumer group: coordinator, MEMBER_ID_REQUIRED, join, sync, commit and fetch offsets', async () => {
+    const find = await client.send(10, 4, { ...defaultFindCoordinatorRequest(), keyType: 0, coordinatorKeys: ['g1'] });
+    expect(find.coordinators.map((c) => [c.key, c.errorCode, c.nodeId, c.port])).toEqual([['g1', 0, 1, broker.port('PLAINTEXT')]]);
+    const join = { ...defaultJoinGroupRequest(), groupId: 'g1', sessionTimeoutMs: 10_000, rebalanceTimeoutMs: 10_000, memberId: '', protocolType: 'consumer', protocols: [{ name: 'range', metadata: Buffer.from([0]) }] };
+    const first = await client.send(11, 5, join);
+    expect(first.errorCode).toBe(ErrorCode.MEMBER_ID_REQUIRED);
+    const joined = await client.send(11, 5, { ...join, memberId: first.memberId });
+    expect([joined.errorCode, joined.generationId, joined.leader, joined.members.length]).toEqual([0, 1, first.memberId, 1]);
+    const sync = await client.send(14, 3, { ...defaultSyncGroupRequest(), groupId: 'g1', generationId: 1, memberId: first.memberId, assignments: [{ memberId: first.memberId, assignment: Buffer.from('plan') }] });
+    expect([sync.errorCode, sync.assignment.toString()]).toEqual([0, 'plan']);
+    const commit = await client.send(8, 7, { ...defaultOffsetCommitRequest(), groupId: 'g1', generationIdOrMemberEpoch: 1, memberId: first.memberId, topics: [{ name: 'orders', partitions: [{ partitionIndex: 0, committedOffset: 3n, committedLeaderEpoch: -1, commitTimestamp: -1n, committedMetadata: 'm' }] }] });
+    expect(commit.topics[0]?.partitions[0]?.errorCode).toBe(0);
+    const fetched = await client.send(9, 7, { ...defaultOffsetFetchRequest(), groupId: 'g1', topics: [{ name: 'orders', partitionIndexes: [0] }] });
+    expect(fetched.topics[0]?.partitions[0]?.committedOffset).toBe(3n);
+  });
+
   it('keeps topics and records across a restart (metadata log replayed, logs recovered)', async () => {
     client.close();
     await broker.shutdown();
@@ -128,5 +145,10 @@ describe('single-node broker', () => {
     const got = await fetchValues('orders', 0, 0n);
     expect(got.values).toEqual(['a', 'b', 'c', 'd', 'late']);
     expect((await produce('orders', 0, ['after']))?.baseOffset).toBe(5n);
+    // Committed offsets come back from __consumer_offsets.
+    const find = await client.send(10, 4, { ...defaultFindCoordinatorRequest(), keyType: 0, coordinatorKeys: ['g1'] });
+    expect(find.coordinators[0]?.errorCode).toBe(0);
+    const fetched = await client.send(9, 7, { ...defaultOffsetFetchRequest(), groupId: 'g1', topics: [{ name: 'orders', partitionIndexes: [0] }] });
+    expect([fetched.topics[0]?.partitions[0]?.committedOffset, fetched.topics[0]?.partitions[0]?.metadata]).toEqual([3n, 'm']);
   });
 });
