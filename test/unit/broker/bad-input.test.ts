@@ -68,7 +68,7 @@ describe('bad input', () => {
 
   it('answers CORRUPT_MESSAGE to a batch with a bad CRC and MESSAGE_TOO_LARGE to an oversize batch', async () => {
     const batch = buildRecordBatch({ records: [{ key: null, value: Buffer.from('x') }] });
-    batch[batch.length - 1] ^= 0xff;
+    batch.writeUInt8(batch.readUInt8(batch.length - 1) ^ 0xff, batch.length - 1);
     expect((await produce(batch))?.errorCode).toBe(ErrorCode.CORRUPT_MESSAGE);
     const big = buildRecordBatch({ records: [{ key: null, value: Buffer.alloc(20_000, 1) }] });
     expect((await produce(big))?.errorCode).toBe(ErrorCode.MESSAGE_TOO_LARGE);
