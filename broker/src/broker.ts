@@ -12,7 +12,7 @@ import { LogManager } from './log/log-manager.ts';
 import { readMetaProperties } from './log/meta-properties.ts';
 import { defaultLogFs } from './log/log-fs.ts';
 import type { LogConfig } from './log/config.ts';
-import type { BrokerConfig } from './config/index.ts';
+import { resolveTopicConfig, type BrokerConfig } from './config/index.ts';
 import { MetadataImage } from './metadata/metadata-image.ts';
 import { LocalMetadataLog } from './metadata/local-metadata-log.ts';
 import { metadataRecord, type MetadataRecord } from './metadata/metadata-record.ts';
@@ -169,6 +169,7 @@ export class Broker {
       defaultNumPartitions: settings.numPartitions,
       defaultReplicationFactor: settings.defaultReplicationFactor,
       validateTopicConfigs: settings.validateTopicConfigs,
+      describeTopicConfigs: (overrides) => resolveTopicConfig(overrides, settings.config).describe(),
       randomBytes,
     });
     this.replicas = new ReplicaManager({ nodeId: settings.nodeId, image: this.image, logManager: this.logManager, logger: logger.child({ component: 'replicas' }) });

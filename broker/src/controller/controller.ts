@@ -33,6 +33,14 @@ export interface TopicConfigProblem {
   readonly message: string;
 }
 
+export interface TopicConfigDescription {
+  readonly name: string;
+  readonly value: string | null;
+  readonly readOnly: boolean;
+  readonly configSource: number;
+  readonly isSensitive: boolean;
+}
+
 export interface ControllerOptions {
   readonly image: MetadataImage;
   readonly log: MetadataLogWriter;
@@ -41,6 +49,8 @@ export interface ControllerOptions {
   /** Validates topic config overrides (unknown keys, bad values); null when they are acceptable. */
   readonly validateTopicConfigs: (configs: ReadonlyMap<string, string>) => TopicConfigProblem | null;
   readonly randomBytes: (size: number) => Buffer;
+  /** The effective configs of a new topic with these overrides, for CreateTopics v5+ (KIP-525). */
+  readonly describeTopicConfigs?: (configs: ReadonlyMap<string, string>) => readonly TopicConfigDescription[];
   /** Producer ids handed out per AllocateProducerIds (Kafka: 1000). */
   readonly producerIdBlockSize?: number;
 }
@@ -116,6 +126,10 @@ export class Controller {
         if (outcome.errorCode === ErrorCode.NONE) {
           result.numPartitions = assignments.length;
           result.replicationFactor = assignments[0]?.length ?? 0;
+          // Clients (the Java admin) read Configs whenever TopicConfigErrorCode is 0: always fill it.
+          result.configs = (this.options.describeTopicConfigs?.(configs) ?? []).map((c) => ({
+            name: c.name, value: c.value, readOnly: c.readOnly, configSource: c.configSource, isSensitive: c.isSensitive,
+          }));
           collisionKeys.set(collisionKey(topic.name), topic.name);
           if (!request.validateOnly) {
             const topicId = this.newTopicId();
