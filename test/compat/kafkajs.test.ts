@@ -207,6 +207,58 @@ describe('kafkajs', () => {
       .toEqual([{ groupId, state: 'Empty', protocolType: 'consumer', members: 0 }]);
   });
 
+  it('consumer group of 3 members: partitions split among them, and re-split when one leaves', async () => {
+    const topic = 'kjs-rebalance';
+    const groupId = 'kjs-rebalance-1';
+    await createTopic(topic, 6);
+    // kafkajs reports each member's assignment on GROUP_JOIN (it does not expose the generation).
+    const assignments = new Map<string, number[]>();
+    let joins = 0;
+    const consumers = Array.from({ length: 3 }, () => kafka.consumer({ groupId, sessionTimeout: 10_000, rebalanceTimeout: 10_000, heartbeatInterval: 500, retry: { retries: 5, initialRetryTime: 100 } }));
+    const settled = (members: number): boolean => {
+      const current = [...assignments.values()];
+      const all = current.flat().sort((a, b) => a - b);
+      // Disjoint and complete: every partition exactly once, every member with a share.
+      return current.length === members && current.every((a) => a.length > 0) && JSON.stringify(all) === JSON.stringify([0, 1, 2, 3, 4, 5]);
+    };
+    const waitFor = (what: string, members: number): Promise<void> => step(CLIENT, what, 45_000, async () => {
+      while (!settled(members)) await new Promise((r) => setTimeout(r, 50));
+    }, broker);
+    try {
+      consumers.forEach((c, i) => {
+        c.on(c.events.GROUP_JOIN, (e) => {
+          const payload = e.payload as { memberId: string; memberAssignment: Record<string, number[]> };
+          joins++;
+          assignments.set(`c${i}`, [...(payload.memberAssignment[topic] ?? [])]);
+        });
+      });
+      for (const c of consumers) {
+        await step(CLIENT, 'rebalance: connect + subscribe', STEP_MS, async () => { await c.connect(); await c.subscribe({ topic }); }, broker);
+        await c.run({ eachMessage: async () => {} });
+      }
+      await waitFor('rebalance: 3 members share 6 partitions', 3);
+      const before = joins;
+      await step(CLIENT, 'rebalance: one member leaves', STEP_MS, () => (consumers[2] as (typeof consumers)[number]).disconnect(), broker);
+      assignments.delete('c2');
+      await waitFor('rebalance: 2 remaining members take all 6 partitions', 2);
+      expect(joins, `[${CLIENT}] rebalance: the remaining members rejoined after the leave`).toBeGreaterThanOrEqual(before + 2);
+      const described = await step(CLIENT, 'rebalance: describeGroups', STEP_MS, () => admin.describeGroups([groupId]), broker);
+      expect(described.groups.map((g) => [g.state, g.members.length]), `[${CLIENT}] rebalance: group after the leave`).toEqual([['Stable', 2]]);
+    } finally {
+      for (const c of consumers) await closeQuietly('kafkajs consumer disconnect', () => c.disconnect(), 20_000);
+    }
+  });
+
+  it('admin: describe and alter topic configs', async () => {
+    const topic = 'kjs-configs';
+    await createTopic(topic, 1);
+    const { ConfigResourceTypes } = await import('kafkajs');
+    await step(CLIENT, 'configs: alterConfigs retention.ms', STEP_MS, () => admin.alterConfigs({ validateOnly: false, resources: [{ type: ConfigResourceTypes.TOPIC, name: topic, configEntries: [{ name: 'retention.ms', value: '3600000' }] }] }), broker);
+    const described = await step(CLIENT, 'configs: describeConfigs', STEP_MS, () => admin.describeConfigs({ includeSynonyms: false, resources: [{ type: ConfigResourceTypes.TOPIC, name: topic, configNames: ['retention.ms', 'cleanup.policy'] }] }), broker);
+    const entries = described.resources[0]?.configEntries.map((e) => [e.configName, e.configValue, e.isDefault]).sort();
+    expect(entries, `[${CLIENT}] configs: describeConfigs after alter`).toEqual([['cleanup.policy', 'delete', true], ['retention.ms', '3600000', false]]);
+  });
+
   it('error: unknown topic with auto-create off', async () => {
     const topic = 'kjs-does-not-exist';
     const metaError = await expectFailure(CLIENT, 'fetchTopicMetadata of an unknown topic', STEP_MS, () => admin.fetchTopicMetadata({ topics: [topic] }));
