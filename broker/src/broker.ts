@@ -25,6 +25,7 @@ import { createApiVersionsHandler, type SupportedFeature } from './api/api-versi
 import { createMetadataHandler } from './api/metadata-handler.ts';
 import { createProduceHandler } from './api/produce-handler.ts';
 import { createFetchHandler } from './api/fetch-handler.ts';
+import { FetchSessionCache } from './api/fetch-sessions.ts';
 import { createListOffsetsHandler } from './api/list-offsets-handler.ts';
 import { createOffsetForLeaderEpochHandler } from './api/offset-for-leader-epoch-handler.ts';
 import { createInitProducerIdHandler, ProducerIdManager } from './api/init-producer-id-handler.ts';
@@ -274,7 +275,10 @@ export class Broker {
     const topicSettings = { settings: (topic: string) => settings.topicSettings(this.image.topicConfig(topic)) };
     const table: HandlerTable = {};
     table[0] = createProduceHandler({ replicas, topicSettings, metrics: this.metrics, nowMs: () => Date.now() });
-    table[1] = createFetchHandler({ replicas, image: this.image, metrics: this.metrics, fetchMaxBytes: settings.fetchMaxBytes });
+    table[1] = createFetchHandler({
+      replicas, image: this.image, metrics: this.metrics, fetchMaxBytes: settings.fetchMaxBytes,
+      sessions: new FetchSessionCache(settings.config.get('max.incremental.fetch.session.cache.slots')),
+    });
     table[2] = createListOffsetsHandler({ replicas });
     table[3] = createMetadataHandler({
       image: this.image,

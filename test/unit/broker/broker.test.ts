@@ -136,6 +136,36 @@ describe('single-node broker', () => {
     expect(fetched.topics[0]?.partitions[0]?.committedOffset).toBe(3n);
   });
 
+  it('serves incremental fetch sessions (KIP-227): only partitions with news, forgotten partitions, epoch checks', async () => {
+    const zero = 'AAAAAAAAAAAAAAAAAAAAAA';
+    const part = (partition: number, fetchOffset: bigint) => ({ partition, currentLeaderEpoch: -1, fetchOffset, lastFetchedEpoch: -1, logStartOffset: -1n, partitionMaxBytes: 1 << 20, replicaDirectoryId: zero });
+    const fetch = (sessionId: number, sessionEpoch: number, partitions: ReturnType<typeof part>[], forgotten: number[] = []) => client.send(1, 12, {
+      ...defaultFetchRequest(), replicaId: -1, maxWaitMs: 0, minBytes: 0, maxBytes: 1 << 20, sessionId, sessionEpoch,
+      topics: partitions.length ? [{ topic: 'orders', topicId: zero, partitions }] : [],
+      forgottenTopicsData: forgotten.length ? [{ topic: 'orders', topicId: zero, partitions: forgotten }] : [],
+    });
+    const summary = (r: Awaited<ReturnType<typeof fetch>>) => r.responses.flatMap((t) => t.partitions.map((p) => [p.partitionIndex, p.records?.length ?? 0]));
+    const opened = await fetch(0, 0, [part(0, 5n), part(1, 2n)]);
+    expect(opened.sessionId).toBeGreaterThan(0);
+    expect(summary(opened)).toEqual([[0, 0], [1, 0]]);
+    // Nothing changed: an incremental response names no partition.
+    const quiet = await fetch(opened.sessionId, 1, []);
+    expect([quiet.errorCode, quiet.sessionId, summary(quiet)]).toEqual([0, opened.sessionId, []]);
+    await produce('orders', 1, ['s1']);
+    const news = await fetch(opened.sessionId, 2, []);
+    expect(summary(news).map(([p]) => p)).toEqual([1]);
+    expect((summary(news)[0] as number[])[1]).toBeGreaterThan(0);
+    // The client moves partition 1 forward and forgets partition 0; data for 0 is no longer sent.
+    await produce('orders', 0, ['s0']);
+    const moved = await fetch(opened.sessionId, 3, [part(1, 3n)], [0]);
+    expect(summary(moved)).toEqual([]);
+    expect((await fetch(opened.sessionId, 3, [])).errorCode).toBe(ErrorCode.INVALID_FETCH_SESSION_EPOCH);
+    expect((await fetch(987654, 1, [])).errorCode).toBe(ErrorCode.FETCH_SESSION_ID_NOT_FOUND);
+    const closed = await fetch(opened.sessionId, -1, [part(0, 5n)]);
+    expect([closed.sessionId, summary(closed).length]).toEqual([0, 1]);
+    expect((await fetch(opened.sessionId, 4, [])).errorCode).toBe(ErrorCode.FETCH_SESSION_ID_NOT_FOUND);
+  });
+
   it('keeps topics and records across a restart (metadata log replayed, logs recovered)', async () => {
     client.close();
     await broker.shutdown();
@@ -143,8 +173,8 @@ describe('single-node broker', () => {
     await broker.start();
     client = await connect();
     const got = await fetchValues('orders', 0, 0n);
-    expect(got.values).toEqual(['a', 'b', 'c', 'd', 'late']);
-    expect((await produce('orders', 0, ['after']))?.baseOffset).toBe(5n);
+    expect(got.values).toEqual(['a', 'b', 'c', 'd', 'late', 's0']);
+    expect((await produce('orders', 0, ['after']))?.baseOffset).toBe(6n);
     // Committed offsets come back from __consumer_offsets.
     const find = await client.send(10, 4, { ...defaultFindCoordinatorRequest(), keyType: 0, coordinatorKeys: ['g1'] });
     expect(find.coordinators[0]?.errorCode).toBe(0);
