@@ -15,6 +15,8 @@ const INITIAL_SIZE_BYTES = 256;
 
 export class Writer {
   private buf: Buffer;
+  /** A DataView over `buf`: V8 writes bigints through DataView far faster than Buffer.writeBigInt64BE. */
+  private view: DataView;
   private pos = 0;
   /** Start of the part of `buf` not yet moved to `done`. */
   private chunkStart = 0;
@@ -24,6 +26,7 @@ export class Writer {
 
   constructor(initialSizeBytes = INITIAL_SIZE_BYTES, zeroCopyThresholdBytes = ZERO_COPY_THRESHOLD_BYTES) {
     this.buf = Buffer.allocUnsafe(Math.max(16, initialSizeBytes));
+    this.view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.length);
     this.zeroCopyThresholdBytes = zeroCopyThresholdBytes;
   }
 
@@ -38,6 +41,7 @@ export class Writer {
     const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, pending + bytes + INITIAL_SIZE_BYTES));
     this.buf.copy(next, 0, this.chunkStart, this.pos);
     this.buf = next;
+    this.view = new DataView(next.buffer, next.byteOffset, next.length);
     this.chunkStart = 0;
     this.pos = pending;
   }
@@ -64,7 +68,9 @@ export class Writer {
 
   int32(v: number): void {
     this.ensure(4);
-    this.pos = this.buf.writeInt32BE(v, this.pos);
+    if ((v | 0) !== v) throw new RangeError(`int32 value ${v} is out of range`);
+    this.view.setInt32(this.pos, v);
+    this.pos += 4;
   }
 
   uint32(v: number): void {
@@ -74,7 +80,10 @@ export class Writer {
 
   int64(v: bigint): void {
     this.ensure(8);
-    this.pos = this.buf.writeBigInt64BE(v, this.pos);
+    // DataView wraps out-of-range values silently where Buffer throws: keep Kafka's int64 contract explicit.
+    if (v > 0x7fffffffffffffffn || v < -0x8000000000000000n) throw new RangeError(`int64 value ${v} is out of range`);
+    this.view.setBigInt64(this.pos, v);
+    this.pos += 8;
   }
 
   float64(v: number): void {
