@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ALL_CODECS, TestBroker } from './helpers/broker.ts';
 import { createTopicFixture } from './helpers/fixtures.ts';
-import { ProgramClient, programGroupTest, programRoundTrip } from './helpers/program.ts';
+import { ProgramClient, programAdminTest, programGroupTest, programRebalanceTest, programRestartTest, programRoundTrip } from './helpers/program.ts';
 import { makeRecords, type WireRecord } from './helpers/records.ts';
 import { franzClient } from './helpers/tools.ts';
 
@@ -82,6 +82,14 @@ describe('franz-go', () => {
     await programGroupTest(client, broker, { topic: 'franz-group', group: 'franz-group-1', produce: {}, expectedState: 'Empty' });
   });
 
+  it('consumer group of 3 members: partitions split among them, and re-split when one leaves', async () => {
+    await programRebalanceTest(client, broker, { topic: 'franz-rebalance', group: 'franz-rebalance-1' });
+  });
+
+  it('admin: describe and alter topic configs, create partitions, delete topic', async () => {
+    await programAdminTest(client, 'franz-admin', broker.nodeId);
+  });
+
   it('error: unknown topic with auto-create off', async () => {
     const md = await client.metadata(['franz-missing']);
     expect(md.topics.map((t) => ({ name: t.name, error: t['error'] })), `[${CLIENT}] metadata of an unknown topic`).toEqual([{ name: 'franz-missing', error: 'UNKNOWN_TOPIC_OR_PARTITION' }]);
@@ -109,5 +117,10 @@ describe('franz-go', () => {
     expect({ kafka: again.error?.kafka }, `[${CLIENT}] create an existing topic`).toEqual({ kafka: 'TOPIC_ALREADY_EXISTS' });
     const md = await client.metadata(['franz-exists']);
     expect(md.topics[0]?.partitions.length, `[${CLIENT}] the existing topic keeps its 2 partitions`).toBe(2);
+  });
+
+  // Last: it restarts the broker.
+  it('committed offsets survive a broker restart: a new member resumes exactly there', async () => {
+    await programRestartTest(client, broker, { topic: 'franz-restart', group: 'franz-restart-1', produce: {}, expectedState: 'Empty' });
   });
 });

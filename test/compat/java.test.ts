@@ -3,7 +3,7 @@
 // ListOffsets 1, OffsetForLeaderEpoch 2; its producer is idempotent by default (InitProducerId).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ALL_CODECS, TestBroker } from './helpers/broker.ts';
-import { ProgramClient, programGroupTest, programRoundTrip } from './helpers/program.ts';
+import { ProgramClient, programAdminTest, programGroupTest, programRebalanceTest, programRestartTest, programRoundTrip } from './helpers/program.ts';
 import { createTopicFixture } from './helpers/fixtures.ts';
 import { makeRecords } from './helpers/records.ts';
 import { javaClient } from './helpers/tools.ts';
@@ -73,6 +73,14 @@ describe('java (kafka-clients 4.0)', () => {
     await programGroupTest(client, broker, { topic: 'java-group', group: 'java-group-1', produce: {}, expectedState: 'Empty' });
   });
 
+  it('consumer group of 3 members: partitions split among them, and re-split when one leaves', async () => {
+    await programRebalanceTest(client, broker, { topic: 'java-rebalance', group: 'java-rebalance-1' });
+  });
+
+  it('admin: describe and alter topic configs, create partitions, delete topic', async () => {
+    await programAdminTest(client, 'java-admin', broker.nodeId);
+  });
+
   it('error: unknown topic with auto-create off', async () => {
     const described = await client.run<{ error?: { class: string; kafka: string } }>('describe an unknown topic', 'describe-topic', { topic: 'java-missing' });
     expect(described.error && { class: described.error.class, kafka: described.error.kafka }, `[${CLIENT}] describeTopics of an unknown topic`)
@@ -103,5 +111,10 @@ describe('java (kafka-clients 4.0)', () => {
       .toEqual({ class: 'org.apache.kafka.common.errors.TopicExistsException', kafka: 'TOPIC_ALREADY_EXISTS' });
     const md = await client.metadata(['java-exists']);
     expect(md.topics[0]?.partitions.length, `[${CLIENT}] the existing topic keeps its 2 partitions`).toBe(2);
+  });
+
+  // Last: it restarts the broker.
+  it('committed offsets survive a broker restart: a new member resumes exactly there', async () => {
+    await programRestartTest(client, broker, { topic: 'java-restart', group: 'java-restart-1', produce: {}, expectedState: 'Empty' });
   });
 });

@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ALL_CODECS, TestBroker } from './helpers/broker.ts';
 import { createTopicFixture } from './helpers/fixtures.ts';
-import { ProgramClient, programGroupTest, programRoundTrip } from './helpers/program.ts';
+import { ProgramClient, programAdminTest, programGroupTest, programRebalanceTest, programRestartTest, programRoundTrip } from './helpers/program.ts';
 import { makeRecords } from './helpers/records.ts';
 import { kafkaPython } from './helpers/tools.ts';
 
@@ -64,6 +64,14 @@ describe('kafka-python 2.0.2', () => {
     await programGroupTest(client, broker, { topic: 'py-group', group: 'py-group-1', produce: {}, expectedState: 'Empty' });
   });
 
+  it('consumer group of 3 members: partitions split among them, and re-split when one leaves', async () => {
+    await programRebalanceTest(client, broker, { topic: 'py-rebalance', group: 'py-rebalance-1' });
+  });
+
+  it('admin: describe and alter topic configs, create partitions, delete topic', async () => {
+    await programAdminTest(client, 'py-admin', broker.nodeId);
+  });
+
   it('error: unknown topic with auto-create off', async () => {
     const md = await client.metadata(['py-missing']);
     expect(md.topics.map((t) => ({ name: t.name, error: t['error'], partitions: t.partitions })), `[${CLIENT}] metadata of an unknown topic (error code 3)`)
@@ -92,5 +100,10 @@ describe('kafka-python 2.0.2', () => {
     expect({ class: again.error?.class, kafka: again.error?.kafka, errno: again.error?.['errno'] }, `[${CLIENT}] create an existing topic`).toEqual({ class: 'TopicAlreadyExistsError', kafka: 'TOPIC_ALREADY_EXISTS', errno: 36 });
     const md = await client.metadata(['py-exists']);
     expect(md.topics[0]?.partitions.length, `[${CLIENT}] the existing topic keeps its 2 partitions`).toBe(2);
+  });
+
+  // Last: it restarts the broker.
+  it('committed offsets survive a broker restart: a new member resumes exactly there', async () => {
+    await programRestartTest(client, broker, { topic: 'py-restart', group: 'py-restart-1', produce: {}, expectedState: 'Empty' });
   });
 });

@@ -5,6 +5,7 @@
 // topics come from the kafkajs fixture; kcat headers are the same for every message of one invocation,
 // and it cannot set timestamps. This file's broker runs with message.max.bytes lowered, so the oversized
 // record test exercises the broker default (no topic override).
+import { spawn, type ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Kafka, logLevel } from 'kafkajs';
 import { ALL_CODECS, TestBroker, type Codec } from './helpers/broker.ts';
@@ -13,6 +14,7 @@ import { commandLine, run, tail } from './helpers/proc.ts';
 import { countsByPartition, expectReadBack, makeRecords, type ConsumedRecord, type TestRecord } from './helpers/records.ts';
 import { closeQuietly, expectStoredBatches, step } from './helpers/step.ts';
 import { kcat } from './helpers/tools.ts';
+import { expectSplit } from './helpers/program.ts';
 
 const CLIENT = 'kcat';
 const STEP_MS = 45_000;
@@ -120,6 +122,102 @@ async function roundTrip(label: string, topic: string, codec: Codec, extra: read
   for (let p = 0; p < partitions; p++) expectStoredBatches(`[${CLIENT}] ${label}`, broker, topic, p, { codec, idempotent, records: counts[p] ?? 0 });
 }
 
+/**
+ * Consumer group (-G): a member consumes everything and commits when it closes; then (optionally after a
+ * broker restart) a new member resumes from the committed offsets.
+ */
+async function groupResumeTest(topic: string, group: string, restart: boolean): Promise<void> {
+  const partitions = 3;
+  await createTopicFixture(broker, topic, partitions);
+  const first = kcatRecords(`${topic}-a`, 30, partitions, [['set', 'a']]);
+  const second = kcatRecords(`${topic}-b`, 12, partitions, [['set', 'b']]);
+  const before = Date.now();
+  await produce('group: first set', topic, first, partitions, []);
+  const groupConsume = async (what: string, count: number): Promise<ConsumedRecord[]> =>
+    parseMessages(await kcatOk(what, ['-G', group, '-c', String(count), '-J', '-X', 'auto.offset.reset=earliest', '-X', 'session.timeout.ms=10000', topic]));
+  const got1 = await groupConsume('group: first member', first.length);
+  expectReadBack(`[${CLIENT}] group: first member`, got1, first, { partitions, timestampWindow: [before, Date.now()] });
+
+  if (restart) await step(CLIENT, 'group: broker restart (SIGTERM + start on the same data dir)', 60_000, () => broker.restart(), broker);
+  // (after a restart: the offsets as the restarted broker has them)
+  const kafka = new Kafka({ clientId: 'compat-kcat-check', brokers: [broker.bootstrap], logLevel: logLevel.NOTHING, retry: { retries: 2 } });
+  const admin = kafka.admin();
+  try {
+    await step(CLIENT, 'group: admin connect (kafkajs, to read the committed offsets)', STEP_MS, () => admin.connect(), broker);
+    const committed = await step(CLIENT, 'group: committed offsets (kafkajs fetchOffsets)', STEP_MS, () => admin.fetchOffsets({ groupId: group, topics: [topic] }), broker);
+    expect(committed.flatMap((t) => t.partitions.map((p) => ({ partition: p.partition, offset: p.offset }))).sort((a, b) => a.partition - b.partition),
+      `[${CLIENT}] group: offsets committed by kcat when it closed`).toEqual(countsByPartition(first, partitions).map((n, p) => ({ partition: p, offset: String(n) })));
+  } finally {
+    await closeQuietly('kafkajs admin disconnect', () => admin.disconnect());
+  }
+
+  await produce('group: second set', topic, second, partitions, []);
+  const got2 = await groupConsume('group: second member (resumes from committed)', second.length);
+  expectReadBack(`[${CLIENT}] group: second member`, got2, second, { partitions, timestampWindow: [before, Date.now()], baseOffset: new Map(countsByPartition(first, partitions).map((n, p) => [p, n])) });
+}
+
+/** A long-running `kcat -G` member; its rebalance callback prints "assigned: t [p], ..." / "revoked: ..." to stderr. */
+class KcatMember {
+  private readonly child: ChildProcess;
+  private stderr = '';
+  private readonly exited: Promise<void>;
+  private done = false;
+
+  constructor(cmd: string, args: readonly string[]) {
+    this.child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    this.child.stderr?.setEncoding('utf8').on('data', (c: string) => { this.stderr += c; });
+    this.exited = new Promise((resolve) => {
+      this.child.once('close', () => { this.done = true; resolve(); });
+      this.child.once('error', () => { this.done = true; resolve(); });
+    });
+  }
+
+  /** The partitions of the last assignment (eager protocol: a revoke empties it), null if it exited. */
+  partitions(): number[] | null {
+    if (this.done) return null;
+    let current: number[] = [];
+    for (const m of this.stderr.matchAll(/(assigned|revoked): ([^\n]*)/g)) {
+      current = m[1] === 'revoked' ? [] : [...(m[2] ?? '').matchAll(/\[(\d+)\]/g)].map((x) => Number(x[1])).sort((a, b) => a - b);
+    }
+    return current;
+  }
+
+  log(): string {
+    return tail(this.stderr, 10);
+  }
+
+  /** SIGTERM (kcat closes the consumer: LeaveGroup), SIGKILL after 15 s. */
+  async stop(): Promise<void> {
+    if (this.done) return;
+    this.child.kill('SIGTERM');
+    let timer: NodeJS.Timeout | undefined;
+    const killed = await Promise.race([this.exited.then(() => false), new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(true), 15_000); })]);
+    clearTimeout(timer);
+    if (killed) {
+      this.child.kill('SIGKILL');
+      await this.exited;
+      throw new Error(`kcat member did not exit within 15 s of SIGTERM; stderr:\n${this.log()}`);
+    }
+  }
+}
+
+/** Waits until the members' assignments are disjoint and complete, and have held for a second. */
+function awaitKcatSplit(what: string, members: readonly KcatMember[], partitions: number): Promise<number[][]> {
+  return step(CLIENT, what, 45_000, async () => {
+    let seen = '';
+    let since = Date.now();
+    for (;;) {
+      const views = members.map((m) => m.partitions());
+      if (views.some((v) => v === null)) throw new Error(`a kcat member exited:\n${members.map((m, i) => `--- member ${i}:\n${m.log()}`).join('\n')}`);
+      const all = (views as number[][]).flat();
+      const ok = (views as number[][]).every((v) => v.length > 0) && all.length === partitions && new Set(all).size === partitions;
+      const now = ok ? JSON.stringify(views) : '';
+      if (now === '' || now !== seen) { seen = now; since = Date.now(); } else if (Date.now() - since >= 1_000) return views as number[][];
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }, broker);
+}
+
 describe('kcat (librdkafka 2.0.2)', () => {
   it('metadata: brokers, controller, topics (-L -J)', async () => {
     await createTopicFixture(broker, 'kcat-meta', 3);
@@ -148,33 +246,33 @@ describe('kcat (librdkafka 2.0.2)', () => {
   });
 
   it('consumer group (-G): consumes everything, commits on close, a new member resumes', async () => {
-    const topic = 'kcat-group';
-    const group = 'kcat-group-1';
-    const partitions = 3;
+    await groupResumeTest('kcat-group', 'kcat-group-1', false);
+  });
+
+  it('consumer group of 3 members (-G): partitions split among them, and re-split when one leaves', async () => {
+    const topic = 'kcat-rebalance';
+    const group = 'kcat-rebalance-1';
+    const partitions = 6;
     await createTopicFixture(broker, topic, partitions);
-    const first = kcatRecords(`${topic}-a`, 30, partitions, [['set', 'a']]);
-    const second = kcatRecords(`${topic}-b`, 12, partitions, [['set', 'b']]);
-    const before = Date.now();
-    await produce('group: first set', topic, first, partitions, []);
-    const groupConsume = async (what: string, count: number): Promise<ConsumedRecord[]> =>
-      parseMessages(await kcatOk(what, ['-G', group, '-c', String(count), '-J', '-X', 'auto.offset.reset=earliest', '-X', 'session.timeout.ms=10000', topic]));
-    const got1 = await groupConsume('group: first member', first.length);
-    expectReadBack(`[${CLIENT}] group: first member`, got1, first, { partitions, timestampWindow: [before, Date.now()] });
-
-    const kafka = new Kafka({ clientId: 'compat-kcat-check', brokers: [broker.bootstrap], logLevel: logLevel.NOTHING, retry: { retries: 2 } });
-    const admin = kafka.admin();
+    const members = Array.from({ length: 3 }, (_, i) => new KcatMember(kcatPath, ['-b', broker.bootstrap, '-X', `client.id=compat-kcat-member-${i}`, '-X', 'session.timeout.ms=10000',
+      '-X', 'heartbeat.interval.ms=500', '-X', 'auto.offset.reset=earliest', '-G', group, topic]));
     try {
-      await step(CLIENT, 'group: admin connect (kafkajs, to read the committed offsets)', STEP_MS, () => admin.connect(), broker);
-      const committed = await step(CLIENT, 'group: committed offsets (kafkajs fetchOffsets)', STEP_MS, () => admin.fetchOffsets({ groupId: group, topics: [topic] }), broker);
-      expect(committed.flatMap((t) => t.partitions.map((p) => ({ partition: p.partition, offset: p.offset }))).sort((a, b) => a.partition - b.partition),
-        `[${CLIENT}] group: offsets committed by kcat when it closed`).toEqual(countsByPartition(first, partitions).map((n, p) => ({ partition: p, offset: String(n) })));
+      expectSplit(`[${CLIENT}] rebalance: 3 members`, await awaitKcatSplit('rebalance: 3 members share 6 partitions', members, partitions), 3, partitions);
+      await step(CLIENT, 'rebalance: member 2 leaves (SIGTERM: kcat closes the consumer, LeaveGroup)', STEP_MS, () => members[2]!.stop(), broker);
+      expectSplit(`[${CLIENT}] rebalance: 2 members after one left`, await awaitKcatSplit('rebalance: 2 remaining members take all 6 partitions', members.slice(0, 2), partitions), 2, partitions);
+      const kafka = new Kafka({ clientId: 'compat-kcat-check', brokers: [broker.bootstrap], logLevel: logLevel.NOTHING, retry: { retries: 2 } });
+      const admin = kafka.admin();
+      try {
+        await step(CLIENT, 'rebalance: admin connect (kafkajs: kcat has no DescribeGroups)', STEP_MS, () => admin.connect(), broker);
+        const described = await step(CLIENT, 'rebalance: describeGroups (kafkajs)', STEP_MS, () => admin.describeGroups([group]), broker);
+        expect(described.groups.map((g) => ({ state: g.state, members: g.members.length, clients: g.members.map((m) => m.clientId).sort() })), `[${CLIENT}] rebalance: the group after the leave`)
+          .toEqual([{ state: 'Stable', members: 2, clients: ['compat-kcat-member-0', 'compat-kcat-member-1'] }]);
+      } finally {
+        await closeQuietly('kafkajs admin disconnect', () => admin.disconnect());
+      }
     } finally {
-      await closeQuietly('kafkajs admin disconnect', () => admin.disconnect());
+      for (const m of members) await closeQuietly('kcat member stop', () => m.stop());
     }
-
-    await produce('group: second set', topic, second, partitions, []);
-    const got2 = await groupConsume('group: second member (resumes from committed)', second.length);
-    expectReadBack(`[${CLIENT}] group: second member`, got2, second, { partitions, timestampWindow: [before, Date.now()], baseOffset: new Map(countsByPartition(first, partitions).map((n, p) => [p, n])) });
   });
 
   it('error: unknown topic with auto-create off', async () => {
@@ -199,5 +297,10 @@ describe('kcat (librdkafka 2.0.2)', () => {
     await kcatOk('produce a small record after the rejection', ['-P', '-t', topic, '-p', '0'], 'small\n');
     const got = await consume('read the topic back', topic, 0, '0', 1);
     expect(got.map((m) => ({ offset: m.offset, value: m.value?.toString() })), `[${CLIENT}] only the small record is stored, at offset 0`).toEqual([{ offset: 0, value: 'small' }]);
+  });
+
+  // Last: it restarts the broker.
+  it('committed offsets survive a broker restart: a new -G member resumes exactly there', async () => {
+    await groupResumeTest('kcat-restart', 'kcat-restart-1', true);
   });
 });

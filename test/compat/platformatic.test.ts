@@ -2,11 +2,12 @@
 // Fetch 12-17 with topic ids, Metadata 9-12, ListOffsets 5-9, JoinGroup 6-9, SyncGroup 4-5,
 // FindCoordinator 4-6, OffsetCommit/OffsetFetch 8-9, InitProducerId 3-5) and supports every codec.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Admin, Consumer, Producer, type Message, type MessageToProduce, type ProduceResult } from '@platformatic/kafka';
+import { Admin, ConfigResourceTypes, Consumer, IncrementalAlterConfigOperationTypes, Producer, type Message, type MessageToProduce, type ProduceResult } from '@platformatic/kafka';
 import { ALL_CODECS, TestBroker, type Codec } from './helpers/broker.ts';
 import { createTopicFixture } from './helpers/fixtures.ts';
 import { countsByPartition, expectReadBack, makeRecords, type ConsumedRecord, type TestRecord } from './helpers/records.ts';
 import { closeQuietly, expectFailure, expectStoredBatches, step } from './helpers/step.ts';
+import { expectSplit } from './helpers/program.ts';
 
 const CLIENT = '@platformatic/kafka';
 const STEP_MS = 30_000;
@@ -136,6 +137,39 @@ async function roundTrip(label: string, topic: string, codec: Codec, acks: numbe
   for (let p = 0; p < partitions; p++) expectStoredBatches(`[${CLIENT}] ${label}`, broker, topic, p, { codec, idempotent, records: counts[p] ?? 0 });
 }
 
+/** One group member: consumes `count` records, committing each, then leaves. */
+async function groupConsumeAll(what: string, groupId: string, topic: string, count: number): Promise<ConsumedRecord[]> {
+  const consumer = new Consumer({ ...base('compat-platformatic-group'), groupId, sessionTimeout: 10_000, heartbeatInterval: 1_000 });
+  const got: ConsumedRecord[] = [];
+  try {
+    await step(CLIENT, `${what}: receive ${count} records`, 45_000, async () => {
+      const stream = await consumer.consume({ topics: [topic], mode: 'committed', fallbackMode: 'earliest', autocommit: false, maxWaitTime: 500 });
+      try {
+        for await (const m of stream as AsyncIterable<Message>) {
+          got.push({ partition: m.partition, offset: Number(m.offset), key: m.key, value: m.value, timestamp: Number(m.timestamp),
+            headers: [...m.headers.entries()].map(([k, v]) => [k.toString(), v] as [string, Buffer | null]) });
+          await m.commit();
+          if (got.length >= count) break;
+        }
+      } finally {
+        await stream.close();
+      }
+    }, broker);
+  } finally {
+    await closeQuietly('platformatic consumer close', () => forceClose(consumer), 20_000);
+  }
+  return got;
+}
+
+/** Committed offsets of a group as listConsumerGroupOffsets reports them. */
+async function committedOffsets(what: string, a: Admin, groupId: string): Promise<Array<{ topic: string; partition: number; offset: bigint }>> {
+  const offsets = await step(CLIENT, what, STEP_MS, () => a.listConsumerGroupOffsets({ groups: [groupId] }), broker);
+  return offsets.flatMap((g) => g.topics.flatMap((t) => t.partitions.map((p) => {
+    const x = p as unknown as { partitionIndex: number; committedOffset: bigint };
+    return { topic: t.name, partition: x.partitionIndex, offset: x.committedOffset };
+  }))).sort((a2, b) => a2.partition - b.partition);
+}
+
 describe('@platformatic/kafka', () => {
   it('admin: create a topic, then metadata (cluster id, brokers, controller, topics)', async () => {
     const created = await step(CLIENT, 'createTopics', STEP_MS, () => admin.createTopics({ topics: ['plt-meta'], partitions: 3, replicas: 1 }), broker);
@@ -184,28 +218,7 @@ describe('@platformatic/kafka', () => {
     const second = recordsFor(`${topic}-b`, 12, partitions);
     await withProducer({}, (p) => step(CLIENT, 'group: produce the first set', STEP_MS, () => p.send({ messages: first.map((r) => toMessage(topic, r)), acks: -1 }), broker));
 
-    const consumeAll = async (what: string, count: number): Promise<ConsumedRecord[]> => {
-      const consumer = new Consumer({ ...base('compat-platformatic-group'), groupId, sessionTimeout: 10_000, heartbeatInterval: 1_000 });
-      const got: ConsumedRecord[] = [];
-      try {
-        await step(CLIENT, `${what}: receive ${count} records`, 45_000, async () => {
-          const stream = await consumer.consume({ topics: [topic], mode: 'committed', fallbackMode: 'earliest', autocommit: false, maxWaitTime: 500 });
-          try {
-            for await (const m of stream as AsyncIterable<Message>) {
-              got.push({ partition: m.partition, offset: Number(m.offset), key: m.key, value: m.value, timestamp: Number(m.timestamp),
-                headers: [...m.headers.entries()].map(([k, v]) => [k.toString(), v] as [string, Buffer | null]) });
-              await m.commit();
-              if (got.length >= count) break;
-            }
-          } finally {
-            await stream.close();
-          }
-        }, broker);
-      } finally {
-        await closeQuietly('platformatic consumer close', () => forceClose(consumer), 20_000);
-      }
-      return got;
-    };
+    const consumeAll = (what: string, count: number): Promise<ConsumedRecord[]> => groupConsumeAll(what, groupId, topic, count);
 
     const got1 = await consumeAll('group: first member', first.length);
     expectReadBack(`[${CLIENT}] group: first member`, got1, first, { partitions });
@@ -219,6 +232,71 @@ describe('@platformatic/kafka', () => {
     await withProducer({}, (p) => step(CLIENT, 'group: produce the second set', STEP_MS, () => p.send({ messages: second.map((r) => toMessage(topic, r)), acks: -1 }), broker));
     const got2 = await consumeAll('group: second member (resumes from committed)', second.length);
     expectReadBack(`[${CLIENT}] group: second member`, got2, second, { partitions, baseOffset: new Map(countsByPartition(first, partitions).map((n, p) => [p, n])) });
+  });
+
+  it('consumer group of 3 members: partitions split among them, and re-split when one leaves', async () => {
+    const topic = 'plt-rebalance';
+    const groupId = 'plt-rebalance-1';
+    const partitions = 6;
+    await createTopicFixture(broker, topic, partitions);
+    const consumers = Array.from({ length: 3 }, (_, i) => new Consumer({ ...base(`compat-platformatic-member-${i}`), groupId, sessionTimeout: 10_000, rebalanceTimeout: 10_000, heartbeatInterval: 500 }));
+    const streams: Array<{ close: () => Promise<void> }> = [];
+    // Each member's own view: Consumer.assignments after its last JoinGroup/SyncGroup.
+    const views = (members: readonly Consumer[]): number[][] => members.map((c) => (c.assignments ?? []).filter((a) => a.topic === topic).flatMap((a) => [...a.partitions]).sort((x, y) => x - y));
+    const split = (members: readonly Consumer[]): boolean => {
+      const v = views(members);
+      const all = v.flat();
+      return v.every((a) => a.length > 0) && all.length === partitions && new Set(all).size === partitions;
+    };
+    const awaitSplit = (what: string, members: readonly Consumer[]): Promise<number[][]> => step(CLIENT, what, 45_000, async () => {
+      let seen = '';
+      let since = Date.now();
+      for (;;) {
+        const now = split(members) ? JSON.stringify(views(members)) : '';
+        if (now === '' || now !== seen) { seen = now; since = Date.now(); } else if (Date.now() - since >= 1_000) return views(members);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }, broker);
+    try {
+      for (const [i, c] of consumers.entries()) {
+        streams.push(await step(CLIENT, `rebalance: member ${i} joins`, STEP_MS, () => c.consume({ topics: [topic], mode: 'committed', fallbackMode: 'earliest', autocommit: false, maxWaitTime: 500 }), broker));
+      }
+      expectSplit(`[${CLIENT}] rebalance: 3 members`, await awaitSplit('rebalance: 3 members share 6 partitions', consumers), 3, partitions);
+      await step(CLIENT, 'rebalance: member 2 leaves (LeaveGroup)', STEP_MS, async () => { await streams[2]?.close(); await consumers[2]?.close(); }, broker);
+      expectSplit(`[${CLIENT}] rebalance: 2 members after one left`, await awaitSplit('rebalance: 2 remaining members take all 6 partitions', consumers.slice(0, 2)), 2, partitions);
+      const described = await step(CLIENT, 'rebalance: describeGroups', STEP_MS, () => admin.describeGroups({ groups: [groupId] }), broker);
+      const g = described.get(groupId);
+      expect({ state: g?.state, members: g?.members.size }, `[${CLIENT}] rebalance: the group described after the leave`).toEqual({ state: 'STABLE', members: 2 });
+    } finally {
+      for (const s of streams) await closeQuietly('platformatic stream close', () => s.close());
+      for (const c of consumers) await closeQuietly('platformatic consumer close', () => forceClose(c), 20_000);
+    }
+  });
+
+  it('admin: describe and alter topic configs, create partitions, delete topic', async () => {
+    const topic = 'plt-admin';
+    await step(CLIENT, 'admin: createTopics', STEP_MS, () => admin.createTopics({ topics: [topic], partitions: 2, replicas: 1 }), broker);
+    const describeConfigs = async (what: string): Promise<Record<string, [string | null, boolean]>> => {
+      const d = await step(CLIENT, what, STEP_MS, () => admin.describeConfigs({ resources: [{ resourceType: ConfigResourceTypes.TOPIC, resourceName: topic, configurationKeys: ['retention.ms', 'cleanup.policy'] }] }), broker);
+      // configSource 5 = DEFAULT_CONFIG
+      return Object.fromEntries(d.flatMap((r) => r.configs.map((c) => [c.name, [c.value ?? null, c.configSource === 5]])));
+    };
+    expect(await describeConfigs('admin: describeConfigs of a new topic'), `[${CLIENT}] admin: describeConfigs of a new topic`)
+      .toEqual({ 'retention.ms': ['604800000', true], 'cleanup.policy': ['delete', true] });
+    await step(CLIENT, 'admin: incrementalAlterConfigs retention.ms', STEP_MS, () => admin.incrementalAlterConfigs({
+      resources: [{ resourceType: ConfigResourceTypes.TOPIC, resourceName: topic, configs: [{ name: 'retention.ms', configOperation: IncrementalAlterConfigOperationTypes.SET, value: '3600000' }] }],
+    }), broker);
+    expect(await describeConfigs('admin: describeConfigs after the alter'), `[${CLIENT}] admin: describeConfigs after the alter`)
+      .toEqual({ 'retention.ms': ['3600000', false], 'cleanup.policy': ['delete', true] });
+
+    await step(CLIENT, 'admin: createPartitions 2 -> 5', STEP_MS, () => admin.createPartitions({ topics: [{ name: topic, count: 5 }] }), broker);
+    const md = await step(CLIENT, 'admin: metadata after createPartitions', STEP_MS, () => admin.metadata({ topics: [topic], forceUpdate: true }), broker);
+    const t = md.topics.get(topic);
+    expect({ partitionsCount: t?.partitionsCount, partitions: t?.partitions.map((p) => ({ leader: p.leader, replicas: p.replicas, isr: p.isr })) }, `[${CLIENT}] admin: metadata after createPartitions`)
+      .toEqual({ partitionsCount: 5, partitions: [0, 1, 2, 3, 4].map(() => ({ leader: broker.nodeId, replicas: [broker.nodeId], isr: [broker.nodeId] })) });
+
+    await step(CLIENT, 'admin: deleteTopics', STEP_MS, () => admin.deleteTopics({ topics: [topic] }), broker);
+    expect(await step(CLIENT, 'admin: listTopics after deleteTopics', STEP_MS, () => admin.listTopics(), broker), `[${CLIENT}] admin: listTopics after deleteTopics`).not.toContain(topic);
   });
 
   it('error: unknown topic with auto-create off', async () => {
@@ -251,5 +329,33 @@ describe('@platformatic/kafka', () => {
     expect(protocolErrorId(error), `[${CLIENT}] create an existing topic: protocol error (${error.name}: ${error.message})`).toBe('TOPIC_ALREADY_EXISTS');
     const md = await step(CLIENT, 'metadata of the existing topic', STEP_MS, () => admin.metadata({ topics: ['plt-exists'] }), broker);
     expect(md.topics.get('plt-exists')?.partitionsCount, `[${CLIENT}] the existing topic keeps its 2 partitions`).toBe(2);
+  });
+
+  // Last: it restarts the broker.
+  it('committed offsets survive a broker restart: a new member resumes exactly there', async () => {
+    const topic = 'plt-restart';
+    const groupId = 'plt-restart-1';
+    const partitions = 3;
+    await createTopicFixture(broker, topic, partitions);
+    const first = recordsFor(`${topic}-a`, 30, partitions);
+    const second = recordsFor(`${topic}-b`, 12, partitions);
+    await withProducer({}, (p) => step(CLIENT, 'restart: produce the first set', STEP_MS, () => p.send({ messages: first.map((r) => toMessage(topic, r)), acks: -1 }), broker));
+    expectReadBack(`[${CLIENT}] restart: first member`, await groupConsumeAll('restart: first member', groupId, topic, first.length), first, { partitions });
+    const counts1 = countsByPartition(first, partitions);
+    const want = counts1.map((n, p) => ({ topic, partition: p, offset: BigInt(n) }));
+    expect(await committedOffsets('restart: listConsumerGroupOffsets before the restart', admin, groupId), `[${CLIENT}] restart: committed offsets before the restart`).toEqual(want);
+
+    await step(CLIENT, 'restart: broker SIGTERM + start on the same data dir', 60_000, () => broker.restart(), broker);
+
+    // A new admin client: the old one's connection died with the broker process.
+    const fresh = new Admin(base('compat-platformatic-admin-2'));
+    try {
+      expect(await committedOffsets('restart: listConsumerGroupOffsets after the restart', fresh, groupId), `[${CLIENT}] restart: committed offsets after the restart`).toEqual(want);
+    } finally {
+      await closeQuietly('platformatic admin close', () => fresh.close());
+    }
+    await withProducer({}, (p) => step(CLIENT, 'restart: produce the second set', STEP_MS, () => p.send({ messages: second.map((r) => toMessage(topic, r)), acks: -1 }), broker));
+    const got2 = await groupConsumeAll('restart: new member (resumes from committed)', groupId, topic, second.length);
+    expectReadBack(`[${CLIENT}] restart: new member`, got2, second, { partitions, baseOffset: new Map(counts1.map((n, p) => [p, n])) });
   });
 });

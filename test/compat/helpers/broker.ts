@@ -53,6 +53,19 @@ export interface StoredBatch {
   recordCount: number;
 }
 
+interface Launched {
+  port: number;
+  controllerPort: number;
+  httpPort: number;
+  dataDir: string;
+  child: ChildProcess;
+  clusterId: string;
+  nodeId: number;
+  output: () => string;
+  exited: Promise<void>;
+  exitInfo: () => ExitInfo | null;
+}
+
 interface ExitInfo {
   code: number | null;
   signal: NodeJS.Signals | null;
@@ -70,15 +83,21 @@ export class TestBroker {
   readonly bootstrap: string;
   readonly clusterId: string;
   readonly nodeId: number;
-  private readonly child: ChildProcess;
-  private readonly exited: Promise<void>;
+  private readonly controllerPort: number;
+  private readonly overrides: Readonly<Record<string, string>>;
+  private child: ChildProcess;
+  private exited: Promise<void>;
   private readonly killOnExit: () => void;
-  private readonly readOutput: () => string;
-  private readonly exitInfo: () => ExitInfo | null;
+  private readOutput: () => string;
+  private exitInfo: () => ExitInfo | null;
+  /** Log output of earlier processes (before restart()), kept for log(). */
+  private earlierOutput = '';
 
-  private constructor(init: { label: string; port: number; httpPort: number; dataDir: string; child: ChildProcess; clusterId: string; nodeId: number; output: () => string; exited: Promise<void>; exitInfo: () => ExitInfo | null }) {
+  private constructor(init: Launched & { label: string; overrides: Readonly<Record<string, string>> }) {
     this.label = init.label;
     this.port = init.port;
+    this.controllerPort = init.controllerPort;
+    this.overrides = init.overrides;
     this.httpPort = init.httpPort;
     this.dataDir = init.dataDir;
     this.bootstrap = `${HOST}:${init.port}`;
@@ -88,7 +107,7 @@ export class TestBroker {
     this.readOutput = init.output;
     this.exited = init.exited;
     this.exitInfo = init.exitInfo;
-    this.killOnExit = () => { this.child.kill('SIGKILL'); };
+    this.killOnExit = () => { if (this.exitInfo() === null) this.child.kill('SIGKILL'); };
     process.once('exit', this.killOnExit);
   }
 
@@ -110,6 +129,17 @@ export class TestBroker {
   private static async startOnce(label: string, overrides: Readonly<Record<string, string>>): Promise<TestBroker> {
     const [port, controllerPort, httpPort] = (await reservePorts(3)) as [number, number, number];
     const dataDir = mkdtempSync(join(tmpdir(), `millrace-compat-${label}-`));
+    try {
+      return new TestBroker({ ...await TestBroker.launch(label, { port, controllerPort, httpPort, dataDir }, overrides), label, overrides });
+    } catch (error) {
+      rmSync(dataDir, { recursive: true, force: true });
+      throw error;
+    }
+  }
+
+  /** Spawns the broker process on the given ports and data dir and waits for /readyz. */
+  private static async launch(label: string, at: { port: number; controllerPort: number; httpPort: number; dataDir: string }, overrides: Readonly<Record<string, string>>): Promise<Launched> {
+    const { port, controllerPort, httpPort, dataDir } = at;
     const settings: Record<string, string> = {
       'listeners': `PLAINTEXT://${HOST}:${port},CONTROLLER://${HOST}:${controllerPort}`,
       'advertised.listeners': `PLAINTEXT://${HOST}:${port}`,
@@ -144,7 +174,6 @@ export class TestBroker {
     if (!ready) {
       child.kill('SIGKILL');
       await exited;
-      rmSync(dataDir, { recursive: true, force: true });
       const how = exitInfo === null ? `not ready within ${START_TIMEOUT_MS} ms` : `exited early (${JSON.stringify(exitInfo)})`;
       throw new Error(`[${label}] broker start: ${how}: node ${args.join(' ')}\n--- broker log (tail):\n${tail(output, 40)}`);
     }
@@ -152,17 +181,51 @@ export class TestBroker {
     const parsed = status?.status === 200 ? JSON.parse(status.body) as { clusterId?: unknown; nodeId?: unknown } : {};
     if (typeof parsed.clusterId !== 'string' || typeof parsed.nodeId !== 'number') {
       child.kill('SIGKILL');
+      await exited;
       throw new Error(`[${label}] broker start: GET /v1/broker gave no clusterId/nodeId: ${status?.status} ${status?.body}`);
     }
-    return new TestBroker({
-      label, port, httpPort, dataDir, child, clusterId: parsed.clusterId, nodeId: parsed.nodeId,
+    return {
+      port, controllerPort, httpPort, dataDir, child, clusterId: parsed.clusterId, nodeId: parsed.nodeId,
       output: () => output, exited, exitInfo: () => exitInfo,
-    });
+    };
+  }
+
+  /**
+   * SIGTERM (must exit 0), then a new broker process on the same ports and data dir; resolves once it is
+   * ready again with the same cluster id and node id.
+   */
+  async restart(): Promise<void> {
+    await this.terminate('restart');
+    this.earlierOutput += `${this.readOutput()}\n--- broker restarted ---\n`;
+    if (this.earlierOutput.length > MAX_LOG_CHARS) this.earlierOutput = this.earlierOutput.slice(-MAX_LOG_CHARS / 2);
+    // The ports cannot change (clients keep the bootstrap address): retry a bind failure a few times.
+    const at = { port: this.port, controllerPort: this.controllerPort, httpPort: this.httpPort, dataDir: this.dataDir };
+    let next: Launched | undefined;
+    for (let attempt = 1; next === undefined; attempt++) {
+      try {
+        next = await TestBroker.launch(this.label, at, this.overrides);
+      } catch (error) {
+        if (attempt >= 3 || !(error instanceof Error && /EADDRINUSE/.test(error.message))) throw error;
+        await sleep(1_000);
+      }
+    }
+    this.child = next.child;
+    this.exited = next.exited;
+    this.readOutput = next.output;
+    this.exitInfo = next.exitInfo;
+    if (next.clusterId !== this.clusterId || next.nodeId !== this.nodeId) {
+      throw new Error(`[${this.label}] broker restart: cluster id/node id changed from ${this.clusterId}/${this.nodeId} to ${next.clusterId}/${next.nodeId}`);
+    }
+  }
+
+  /** The log output of the current process, after the output of the processes before a restart. */
+  private allOutput(): string {
+    return this.earlierOutput + this.readOutput();
   }
 
   /** The broker's log output so far (pino JSON lines). */
   log(): string {
-    return this.readOutput();
+    return this.allOutput();
   }
 
   /** WARN/ERROR lines of the broker log (the useful part when a client step fails); the whole tail if it died. */
@@ -206,6 +269,12 @@ export class TestBroker {
   /** SIGTERM and wait; rejects unless the process exits 0 in time. Removes the data dir after a clean stop. */
   async stop(): Promise<void> {
     process.removeListener('exit', this.killOnExit);
+    await this.terminate('stop');
+    rmSync(this.dataDir, { recursive: true, force: true });
+  }
+
+  /** SIGTERM the current process and wait; rejects unless it exits 0 in time (the data dir is kept). */
+  private async terminate(what: string): Promise<void> {
     const exitedEarly = this.exitInfo() !== null;
     if (!exitedEarly) {
       this.child.kill('SIGTERM');
@@ -213,16 +282,15 @@ export class TestBroker {
       if (timedOut) {
         this.child.kill('SIGKILL');
         await this.exited;
-        throw new Error(`[${this.label}] broker stop: still running ${STOP_TIMEOUT_MS} ms after SIGTERM (killed); data kept in ${this.dataDir}\n--- broker log (tail):\n${tail(this.log(), 30)}`);
+        throw new Error(`[${this.label}] broker ${what}: still running ${STOP_TIMEOUT_MS} ms after SIGTERM (killed); data kept in ${this.dataDir}\n--- broker log (tail):\n${tail(this.log(), 30)}`);
       }
     }
     const exit = this.exitInfo();
     if (exitedEarly) {
-      throw new Error(`[${this.label}] broker stop: the process had already exited (${JSON.stringify(exit)}) before SIGTERM; data kept in ${this.dataDir}\n--- broker log (tail):\n${tail(this.log(), 40)}`);
+      throw new Error(`[${this.label}] broker ${what}: the process had already exited (${JSON.stringify(exit)}) before SIGTERM; data kept in ${this.dataDir}\n--- broker log (tail):\n${tail(this.log(), 40)}`);
     }
     if (exit?.code !== 0) {
-      throw new Error(`[${this.label}] broker stop: expected exit code 0 after SIGTERM, got ${JSON.stringify(exit)}; data kept in ${this.dataDir}\n--- broker log (tail):\n${tail(this.log(), 30)}`);
+      throw new Error(`[${this.label}] broker ${what}: expected exit code 0 after SIGTERM, got ${JSON.stringify(exit)}; data kept in ${this.dataDir}\n--- broker log (tail):\n${tail(this.log(), 30)}`);
     }
-    rmSync(this.dataDir, { recursive: true, force: true });
   }
 }

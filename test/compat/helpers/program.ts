@@ -181,3 +181,104 @@ export async function programGroupTest(client: ProgramClient, broker: TestBroker
   const counts2 = countsByPartition(second, partitions);
   expect(g2.committed, `[${client.name}] group: committed offsets after the second member`).toEqual(Object.fromEntries(counts1.map((n, p) => [String(p), n + (counts2[p] ?? 0)])));
 }
+
+export interface GroupMembersResult {
+  /** Each member's partitions (member order) once the N members' assignments were disjoint and complete. */
+  before?: number[][];
+  /** The same for the N-1 members left after the last one closed (LeaveGroup). */
+  after?: number[][];
+  /** The group as the client's admin API describes it after the leave. */
+  state?: string;
+  members?: number;
+  error?: ClientError;
+}
+
+const ascending = (xs: readonly number[]): number[] => [...xs].sort((a, b) => a - b);
+
+/** Every member has a share, no partition twice, every partition once. */
+export function expectSplit(what: string, assignment: readonly number[][] | undefined, members: number, partitions: number): void {
+  expect(assignment?.length, `${what}: one assignment per member (${JSON.stringify(assignment)})`).toBe(members);
+  const all = ascending((assignment ?? []).flat());
+  expect(all, `${what}: partitions disjoint and complete (${JSON.stringify(assignment)})`).toEqual(Array.from({ length: partitions }, (_, p) => p));
+  // Balanced: 6 partitions give each member floor(6/n) or ceil(6/n) of them.
+  expect(ascending((assignment ?? []).map((a) => a.length)), `${what}: balanced shares (${JSON.stringify(assignment)})`)
+    .toEqual(Array.from({ length: members }, (_, i) => Math.floor(partitions / members) + (i >= members - (partitions % members) ? 1 : 0)));
+}
+
+/**
+ * A group of 3 members in one client process over a 6-partition topic: the partitions are split among
+ * them, then the last member leaves and the two others take everything; the client's admin API then
+ * describes the group as Stable with 2 members.
+ */
+export async function programRebalanceTest(client: ProgramClient, broker: TestBroker, o: { topic: string; group: string }): Promise<void> {
+  const partitions = 6;
+  await createTopicFixture(broker, o.topic, partitions);
+  const r = await client.run<GroupMembersResult>('rebalance: 3 members, then one leaves', 'group-members', { group: o.group, topic: o.topic, members: 3, partitions, 'timeout-ms': 45_000 }, undefined, 60_000);
+  expect(r.error, `[${client.name}] rebalance: error (${JSON.stringify(r)})`).toBeUndefined();
+  expectSplit(`[${client.name}] rebalance: 3 members`, r.before, 3, partitions);
+  expectSplit(`[${client.name}] rebalance: 2 members after one left`, r.after, 2, partitions);
+  expect({ state: r.state, members: r.members }, `[${client.name}] rebalance: the group described after the leave`).toEqual({ state: 'Stable', members: 2 });
+}
+
+/**
+ * Offsets committed by the client's group consumer survive a broker restart (SIGTERM, same data dir and
+ * ports): the admin view shows them after the restart, and a new member resumes exactly there.
+ */
+export async function programRestartTest(client: ProgramClient, broker: TestBroker, o: { topic: string; group: string; produce: ProduceOptions; expectedState: string }): Promise<void> {
+  const partitions = 3;
+  const first = makeRecords({ tag: `${o.topic}-a`, count: 30, partitions });
+  const second = makeRecords({ tag: `${o.topic}-b`, count: 12, partitions });
+  await createTopicFixture(broker, o.topic, partitions);
+  const r1 = await client.produce('restart: produce the first set', o.topic, first, o.produce);
+  expect(r1.filter((r) => 'error' in r), `[${client.name}] restart: produce errors`).toEqual([]);
+  const g1 = await client.groupConsume('restart: first member consumes and commits', o.group, o.topic, first.length);
+  expect(g1.error, `[${client.name}] restart: first member: error`).toBeUndefined();
+  expectReadBack(`[${client.name}] restart: first member`, fromWire(g1.records ?? []), first, { partitions });
+  const counts1 = countsByPartition(first, partitions);
+  const wantCommitted = Object.fromEntries(counts1.map((n, p) => [String(p), n]));
+  expect(g1.committed, `[${client.name}] restart: committed offsets seen by the first member`).toEqual(wantCommitted);
+
+  await step(client.name, 'restart: broker SIGTERM + start on the same data dir', 60_000, () => broker.restart(), broker);
+
+  const info = await client.groupInfo('restart: admin view after the restart', o.group, o.topic);
+  expect({ committed: info.committed, state: info.state, members: info.members, error: info.error ?? null },
+    `[${client.name}] restart: committed offsets, state and members after the restart`).toEqual({ committed: wantCommitted, state: o.expectedState, members: 0, error: null });
+  const r2 = await client.produce('restart: produce the second set', o.topic, second, o.produce);
+  expect(r2.filter((r) => 'error' in r), `[${client.name}] restart: produce errors (second set)`).toEqual([]);
+  const g2 = await client.groupConsume('restart: new member resumes from the committed offsets', o.group, o.topic, second.length);
+  expect(g2.error, `[${client.name}] restart: new member: error`).toBeUndefined();
+  expectReadBack(`[${client.name}] restart: new member`, fromWire(g2.records ?? []), second, { partitions, baseOffset: new Map(counts1.map((n, p) => [p, n])) });
+  const counts2 = countsByPartition(second, partitions);
+  expect(g2.committed, `[${client.name}] restart: committed offsets after the new member`).toEqual(Object.fromEntries(counts1.map((n, p) => [String(p), n + (counts2[p] ?? 0)])));
+}
+
+export interface ConfigsResult {
+  /** name -> [value, is the default] */
+  configs?: Record<string, [string | null, boolean]>;
+  error?: ClientError;
+}
+
+/**
+ * The client's own admin API: create a topic, alter retention.ms and describe it (and a default next to
+ * it), grow it from 2 to 5 partitions, delete it.
+ */
+export async function programAdminTest(client: ProgramClient, topic: string, brokerId: number): Promise<void> {
+  await client.createOk(topic, 2);
+  const names = 'retention.ms,cleanup.policy';
+  const before = await client.run<ConfigsResult>('admin: describe topic configs', 'configs', { topic, names });
+  expect(before, `[${client.name}] admin: describe configs of a new topic`).toEqual({ configs: { 'retention.ms': ['604800000', true], 'cleanup.policy': ['delete', true] } });
+  const after = await client.run<ConfigsResult>('admin: alter retention.ms, then describe', 'configs', { topic, names, set: 'retention.ms=3600000' });
+  expect(after, `[${client.name}] admin: describe configs after the alter`).toEqual({ configs: { 'retention.ms': ['3600000', false], 'cleanup.policy': ['delete', true] } });
+
+  const grown = await client.run<{ ok?: true; error?: ClientError }>('admin: create partitions (2 -> 5)', 'create-partitions', { topic, count: 5 });
+  expect(grown, `[${client.name}] admin: create partitions`).toEqual({ ok: true });
+  const md = await client.metadata([topic]);
+  expect(md.topics.map((t) => ({ name: t.name, partitions: t.partitions.map((p) => ({ partition: p.partition, leader: p.leader, replicas: p.replicas, isr: p.isr })) })),
+    `[${client.name}] admin: metadata after create partitions`).toEqual([{ name: topic, partitions: [0, 1, 2, 3, 4].map((partition) => ({ partition, leader: brokerId, replicas: [brokerId], isr: [brokerId] })) }]);
+  expect(md.listed, `[${client.name}] admin: listed before the delete`).toContain(topic);
+
+  const deleted = await client.run<{ ok?: true; error?: ClientError }>('admin: delete the topic', 'delete-topic', { topic });
+  expect(deleted, `[${client.name}] admin: delete topic`).toEqual({ ok: true });
+  const listed = (await client.metadata()).listed;
+  expect(listed, `[${client.name}] admin: listed after the delete`).not.toContain(topic);
+}

@@ -15,6 +15,15 @@
 //	group-consume --group g --topic t --count n [--timeout-ms n]
 //	                                                kgo consumer group, CommitUncommittedOffsets
 //	group-info --group g --topic t                 kadm FetchOffsets, DescribeGroups, ListGroups
+//	group-members --group g --topic t --members n --partitions p [--timeout-ms n]
+//	                                                n kgo group clients (default cooperative-sticky
+//	                                                balancer); once their assignments are disjoint and
+//	                                                complete, the last one closes (LeaveGroup); then the
+//	                                                others' assignments and kadm DescribeGroups
+//	configs --topic t --names a,b [--set k=v]...    kadm AlterTopicConfigs (incremental SET), then
+//	                                                DescribeTopicConfigs
+//	create-partitions --topic t --count n           kadm UpdatePartitions (to n in all)
+//	delete-topic --topic t                          kadm DeleteTopics
 //
 // Records on stdin: one per line, TAB-separated: partition, timestamp (`-` = unset), key, value, then
 // headers `name=value`; key/value/header values are base64, `~` = null; a header without `=` is null.
@@ -38,6 +47,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 type options map[string][]string
@@ -167,6 +177,14 @@ func main() {
 		groupConsume(ctx, bootstrap, opts)
 	case "group-info":
 		groupInfo(ctx, bootstrap, opts)
+	case "group-members":
+		groupMembers(ctx, bootstrap, opts)
+	case "configs":
+		configs(ctx, bootstrap, opts)
+	case "create-partitions":
+		createPartitions(ctx, bootstrap, opts)
+	case "delete-topic":
+		deleteTopic(ctx, bootstrap, opts)
 	case "version":
 		emit(map[string]string{"client": "franz-go"})
 	default:
@@ -472,4 +490,228 @@ func groupInfo(ctx context.Context, bootstrap string, opts options) {
 	groups := listed.Groups()
 	sort.Strings(groups)
 	emit(map[string]any{"committed": committed, "state": d.State, "members": len(d.Members), "protocolType": d.ProtocolType, "groups": groups, "error": errJSON(d.Err)})
+}
+
+// member is one group client's view of its own assignment (callbacks run on franz-go's goroutines).
+type member struct {
+	mu       sync.Mutex
+	assigned map[int32]bool
+}
+
+func (m *member) update(ps map[string][]int32, add bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, list := range ps {
+		for _, p := range list {
+			if add {
+				m.assigned[p] = true
+			} else {
+				delete(m.assigned, p)
+			}
+		}
+	}
+}
+
+func (m *member) partitions() []int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := []int{}
+	for p := range m.assigned {
+		out = append(out, int(p))
+	}
+	sort.Ints(out)
+	return out
+}
+
+// split: each member's partitions, if every member has some and together they hold each partition once.
+func split(members []*member, partitions int) [][]int {
+	out := [][]int{}
+	seen := map[int]bool{}
+	total := 0
+	for _, m := range members {
+		ps := m.partitions()
+		if len(ps) == 0 {
+			return nil
+		}
+		out = append(out, ps)
+		for _, p := range ps {
+			seen[p] = true
+		}
+		total += len(ps)
+	}
+	if total != partitions || len(seen) != partitions {
+		return nil
+	}
+	return out
+}
+
+// awaitSplit waits until the members' split has held for a second; nil at the deadline.
+func awaitSplit(members []*member, partitions int, deadline time.Time) [][]int {
+	var seen [][]int
+	since := time.Now()
+	for time.Now().Before(deadline) {
+		now := split(members, partitions)
+		if now == nil || fmt.Sprint(now) != fmt.Sprint(seen) {
+			seen = now
+			since = time.Now()
+		} else if time.Since(since) >= time.Second {
+			return now
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return nil
+}
+
+func views(members []*member) [][]int {
+	out := [][]int{}
+	for _, m := range members {
+		out = append(out, m.partitions())
+	}
+	return out
+}
+
+func groupMembers(ctx context.Context, bootstrap string, opts options) {
+	topic := opts.get("topic", "\x00")
+	group := opts.get("group", "\x00")
+	n := opts.int("members", 3)
+	partitions := opts.int("partitions", -1)
+	deadline := time.Now().Add(time.Duration(opts.int("timeout-ms", 40000)) * time.Millisecond)
+	members := make([]*member, n)
+	clients := make([]*kgo.Client, n)
+	var wg sync.WaitGroup
+	for i := range members {
+		m := &member{assigned: map[int32]bool{}}
+		members[i] = m
+		cl := newClient(bootstrap, kgo.ClientID(fmt.Sprintf("compat-franz-member-%d", i)), kgo.ConsumerGroup(group), kgo.ConsumeTopics(topic),
+			kgo.DisableAutoCommit(), kgo.SessionTimeout(10*time.Second), kgo.HeartbeatInterval(500*time.Millisecond), kgo.FetchMaxWait(500*time.Millisecond),
+			kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, ps map[string][]int32) { m.update(ps, true) }),
+			kgo.OnPartitionsRevoked(func(_ context.Context, _ *kgo.Client, ps map[string][]int32) { m.update(ps, false) }),
+			kgo.OnPartitionsLost(func(_ context.Context, _ *kgo.Client, ps map[string][]int32) { m.update(ps, false) }))
+		clients[i] = cl
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				if cl.PollFetches(ctx).IsClientClosed() {
+					return
+				}
+			}
+		}()
+	}
+	closed := make([]bool, n)
+	defer func() {
+		for i, cl := range clients {
+			if !closed[i] {
+				cl.Close()
+			}
+		}
+		wg.Wait()
+	}()
+	timeout := func(msg string) {
+		emit(map[string]any{"error": &errorJSON{Class: "timeout", Message: msg, Kafka: "NONE"}})
+	}
+	before := awaitSplit(members, partitions, deadline)
+	if before == nil {
+		timeout(fmt.Sprintf("no disjoint and complete split among %d members; assignments %v", n, views(members)))
+		return
+	}
+	// The last member leaves (Close sends LeaveGroup); the others must take its partitions.
+	clients[n-1].Close()
+	closed[n-1] = true
+	after := awaitSplit(members[:n-1], partitions, deadline)
+	if after == nil {
+		timeout(fmt.Sprintf("no disjoint and complete split among %d members after the leave; assignments %v; before %v", n-1, views(members[:n-1]), before))
+		return
+	}
+	adm := kadm.NewClient(clients[0])
+	described, err := adm.DescribeGroups(ctx, group)
+	if err != nil {
+		emit(map[string]any{"error": errJSON(err)})
+		return
+	}
+	d := described[group]
+	emit(map[string]any{"before": before, "after": after, "state": d.State, "members": len(d.Members)})
+}
+
+func configs(ctx context.Context, bootstrap string, opts options) {
+	topic := opts.get("topic", "\x00")
+	cl := newClient(bootstrap)
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	var alters []kadm.AlterConfig
+	for _, kv := range opts["set"] {
+		k, v, _ := strings.Cut(kv, "=")
+		value := v
+		alters = append(alters, kadm.AlterConfig{Op: kadm.SetConfig, Name: k, Value: &value})
+	}
+	if len(alters) > 0 {
+		resp, err := adm.AlterTopicConfigs(ctx, alters, topic)
+		if err == nil {
+			var r kadm.AlterConfigsResponse
+			if r, err = resp.On(topic, nil); err == nil {
+				err = r.Err
+			}
+		}
+		if err != nil {
+			emit(map[string]any{"error": errJSON(err)})
+			return
+		}
+	}
+	described, err := adm.DescribeTopicConfigs(ctx, topic)
+	if err == nil {
+		var rc kadm.ResourceConfig
+		if rc, err = described.On(topic, nil); err == nil {
+			err = rc.Err
+		}
+		if err == nil {
+			out := map[string]any{}
+			for _, name := range strings.Split(opts.get("names", "\x00"), ",") {
+				out[name] = nil
+				for _, c := range rc.Configs {
+					if c.Key == name {
+						out[name] = []any{c.Value, c.Source == kmsg.ConfigSourceDefaultConfig}
+					}
+				}
+			}
+			emit(map[string]any{"configs": out})
+			return
+		}
+	}
+	emit(map[string]any{"error": errJSON(err)})
+}
+
+func createPartitions(ctx context.Context, bootstrap string, opts options) {
+	topic := opts.get("topic", "\x00")
+	cl := newClient(bootstrap)
+	defer cl.Close()
+	resp, err := kadm.NewClient(cl).UpdatePartitions(ctx, opts.int("count", -1), topic)
+	if err == nil {
+		var r kadm.CreatePartitionsResponse
+		if r, err = resp.On(topic, nil); err == nil {
+			err = r.Err
+		}
+	}
+	if err != nil {
+		emit(map[string]any{"error": errJSON(err)})
+		return
+	}
+	emit(map[string]any{"ok": true})
+}
+
+func deleteTopic(ctx context.Context, bootstrap string, opts options) {
+	topic := opts.get("topic", "\x00")
+	cl := newClient(bootstrap)
+	defer cl.Close()
+	resp, err := kadm.NewClient(cl).DeleteTopics(ctx, topic)
+	if err == nil {
+		var r kadm.DeleteTopicResponse
+		if r, err = resp.On(topic, nil); err == nil {
+			err = r.Err
+		}
+	}
+	if err != nil {
+		emit(map[string]any{"error": errJSON(err)})
+		return
+	}
+	emit(map[string]any{"ok": true})
 }

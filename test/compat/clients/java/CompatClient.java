@@ -15,6 +15,14 @@
 //   group-consume --group g --topic t --count n [--timeout-ms n]
 //                                                KafkaConsumer subscribe (classic protocol), commitSync
 //   group-info --group g --topic t              Admin listConsumerGroupOffsets, describeConsumerGroups, listConsumerGroups
+//   group-members --group g --topic t --members n --partitions p [--timeout-ms n]
+//                                                n KafkaConsumers (one thread each) subscribe; once their
+//                                                assignments are disjoint and complete, the last one closes
+//                                                (LeaveGroup); then the others' assignments and the group
+//                                                as describeConsumerGroups sees it
+//   configs --topic t --names a,b [--set k=v]...   Admin incrementalAlterConfigs (SET), then describeConfigs
+//   create-partitions --topic t --count n        Admin createPartitions
+//   delete-topic --topic t                       Admin deleteTopics
 //
 // Records on stdin: one per line, TAB-separated: partition, timestamp (`-` = unset), key, value, then
 // headers `name=value`; key/value/header values are base64, `~` = null; a header without `=` is null.
@@ -36,7 +44,16 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
 import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AlterConfigOp;
+import org.apache.kafka.clients.admin.Config;
+import org.apache.kafka.clients.admin.ConfigEntry;
+import org.apache.kafka.clients.admin.NewPartitions;
+import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
+import org.apache.kafka.common.config.ConfigResource;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.ConsumerGroupDescription;
 import org.apache.kafka.clients.admin.ConsumerGroupListing;
@@ -107,6 +124,10 @@ final class CompatClient {
       case "consume" -> consume(bootstrap, opts);
       case "group-consume" -> groupConsume(bootstrap, opts);
       case "group-info" -> groupInfo(bootstrap, opts);
+      case "group-members" -> groupMembers(bootstrap, opts);
+      case "configs" -> configs(bootstrap, opts);
+      case "create-partitions" -> createPartitions(bootstrap, opts);
+      case "delete-topic" -> deleteTopic(bootstrap, opts);
       default -> throw new IllegalArgumentException("unknown command " + command);
     };
   }
@@ -398,6 +419,150 @@ final class CompatClient {
       String groups = "[" + listed.stream().map(ConsumerGroupListing::groupId).sorted().map(CompatClient::q).collect(Collectors.joining(",")) + "]";
       return "{\"committed\":" + offsetsJson(offsets) + ",\"state\":" + q(d.groupState().toString()) + ",\"members\":" + d.members().size()
           + ",\"protocol\":" + q(d.partitionAssignor()) + ",\"groups\":" + groups + "}";
+    }
+  }
+
+  // ---------------------------------------------------------------- group of several members
+
+  /** Each member's partitions, if every member has some and together they hold each partition once. */
+  static List<List<Integer>> split(List<Set<Integer>> members, int partitions) {
+    List<List<Integer>> out = new ArrayList<>();
+    Set<Integer> all = new java.util.TreeSet<>();
+    int total = 0;
+    for (Set<Integer> m : members) {
+      List<Integer> mine = new ArrayList<>(m);
+      mine.sort(Integer::compare);
+      if (mine.isEmpty()) return null;
+      out.add(mine);
+      all.addAll(mine);
+      total += mine.size();
+    }
+    return total == partitions && all.size() == partitions ? out : null;
+  }
+
+  static String splitJson(List<List<Integer>> s) {
+    return s == null ? "null" : "[" + s.stream().map(CompatClient::ints).collect(Collectors.joining(",")) + "]";
+  }
+
+  /** Waits until the members' split holds for a second; null at the deadline. */
+  static List<List<Integer>> awaitSplit(List<Set<Integer>> members, int partitions, long deadline, AtomicReference<Throwable> failure) throws Exception {
+    List<List<Integer>> seen = null;
+    long since = 0;
+    while (System.currentTimeMillis() < deadline && failure.get() == null) {
+      List<List<Integer>> now = split(members, partitions);
+      if (now == null || !now.equals(seen)) {
+        seen = now;
+        since = System.currentTimeMillis();
+      } else if (System.currentTimeMillis() - since >= 1000) {
+        return now;
+      }
+      Thread.sleep(50);
+    }
+    return null;
+  }
+
+  static String groupMembers(String bootstrap, Map<String, List<String>> opts) throws Exception {
+    String topic = opt(opts, "topic", null);
+    String group = opt(opts, "group", null);
+    int n = Integer.parseInt(opt(opts, "members", "3"));
+    int partitions = Integer.parseInt(opt(opts, "partitions", null));
+    long deadline = System.currentTimeMillis() + Long.parseLong(opt(opts, "timeout-ms", "40000"));
+    List<Set<Integer>> assigned = new ArrayList<>();
+    List<AtomicBoolean> stop = new ArrayList<>();
+    List<Thread> threads = new ArrayList<>();
+    AtomicReference<Throwable> failure = new AtomicReference<>();
+    for (int i = 0; i < n; i++) {
+      Set<Integer> mine = ConcurrentHashMap.newKeySet();
+      AtomicBoolean stopMe = new AtomicBoolean();
+      assigned.add(mine);
+      stop.add(stopMe);
+      Properties props = consumerProps(bootstrap, group);
+      props.put(ConsumerConfig.CLIENT_ID_CONFIG, "compat-java-member-" + i);
+      Thread t = new Thread(() -> {
+        try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(props)) {
+          consumer.subscribe(List.of(topic), new ConsumerRebalanceListener() {
+            @Override public void onPartitionsRevoked(Collection<TopicPartition> ps) { ps.forEach(tp -> mine.remove(tp.partition())); }
+            @Override public void onPartitionsAssigned(Collection<TopicPartition> ps) { ps.forEach(tp -> mine.add(tp.partition())); }
+          });
+          while (!stopMe.get()) consumer.poll(Duration.ofMillis(100));
+        } catch (Throwable e) {
+          failure.compareAndSet(null, e);
+        }
+      }, "member-" + i);
+      threads.add(t);
+      t.start();
+    }
+    try {
+      List<List<Integer>> before = awaitSplit(assigned, partitions, deadline, failure);
+      if (before == null) return groupMembersError("no disjoint and complete split among " + n + " members; assignments " + assigned, failure.get());
+      // The last member leaves (close() sends LeaveGroup); the others must take its partitions.
+      stop.get(n - 1).set(true);
+      threads.get(n - 1).join(20_000);
+      List<List<Integer>> after = awaitSplit(assigned.subList(0, n - 1), partitions, deadline, failure);
+      if (after == null) return groupMembersError("no disjoint and complete split among " + (n - 1) + " members after the leave; assignments " + assigned.subList(0, n - 1) + "; before " + before, failure.get());
+      try (Admin admin = Admin.create(adminProps(bootstrap))) {
+        ConsumerGroupDescription d = get(admin.describeConsumerGroups(List.of(group)).all()).get(group);
+        return "{\"before\":" + splitJson(before) + ",\"after\":" + splitJson(after) + ",\"state\":" + q(d.groupState().toString()) + ",\"members\":" + d.members().size() + "}";
+      }
+    } finally {
+      stop.forEach(s -> s.set(true));
+      for (Thread t : threads) t.join(20_000);
+    }
+  }
+
+  static String groupMembersError(String message, Throwable failure) {
+    return "{\"error\":" + (failure != null ? error(failure) : "{\"class\":\"timeout\",\"message\":" + q(message) + ",\"kafka\":\"NONE\"}") + "}";
+  }
+
+  // ---------------------------------------------------------------- admin: configs, partitions, delete
+
+  static String configs(String bootstrap, Map<String, List<String>> opts) throws Exception {
+    String topic = opt(opts, "topic", null);
+    List<String> names = List.of(opt(opts, "names", null).split(","));
+    ConfigResource resource = new ConfigResource(ConfigResource.Type.TOPIC, topic);
+    try (Admin admin = Admin.create(adminProps(bootstrap))) {
+      try {
+        List<AlterConfigOp> ops = new ArrayList<>();
+        for (String kv : opts.getOrDefault("set", List.of())) {
+          int eq = kv.indexOf('=');
+          ops.add(new AlterConfigOp(new ConfigEntry(kv.substring(0, eq), kv.substring(eq + 1)), AlterConfigOp.OpType.SET));
+        }
+        if (!ops.isEmpty()) get(admin.incrementalAlterConfigs(Map.of(resource, ops)).all());
+        Config config = get(admin.describeConfigs(List.of(resource)).all()).get(resource);
+        TreeMap<String, String> out = new TreeMap<>();
+        for (String name : names) {
+          ConfigEntry e = config.get(name);
+          out.put(name, e == null ? "null" : "[" + q(e.value()) + "," + e.isDefault() + "]");
+        }
+        return "{\"configs\":{" + out.entrySet().stream().map(e -> q(e.getKey()) + ":" + e.getValue()).collect(Collectors.joining(",")) + "}}";
+      } catch (ExecutionException e) {
+        return "{\"error\":" + error(e) + "}";
+      }
+    }
+  }
+
+  static String createPartitions(String bootstrap, Map<String, List<String>> opts) throws Exception {
+    String topic = opt(opts, "topic", null);
+    int count = Integer.parseInt(opt(opts, "count", null));
+    try (Admin admin = Admin.create(adminProps(bootstrap))) {
+      try {
+        get(admin.createPartitions(Map.of(topic, NewPartitions.increaseTo(count))).all());
+        return "{\"ok\":true}";
+      } catch (ExecutionException e) {
+        return "{\"error\":" + error(e) + "}";
+      }
+    }
+  }
+
+  static String deleteTopic(String bootstrap, Map<String, List<String>> opts) throws Exception {
+    String topic = opt(opts, "topic", null);
+    try (Admin admin = Admin.create(adminProps(bootstrap))) {
+      try {
+        get(admin.deleteTopics(List.of(topic)).all());
+        return "{\"ok\":true}";
+      } catch (ExecutionException e) {
+        return "{\"error\":" + error(e) + "}";
+      }
     }
   }
 }

@@ -16,6 +16,15 @@ Commands (each prints ONE JSON document on the last stdout line; logs go to stde
   group-consume --group g --topic t --count n [--timeout-ms n]
                                                  KafkaConsumer subscribe, commit()
   group-info --group g --topic t                list_consumer_group_offsets, describe/list_consumer_groups
+  group-members --group g --topic t --members n --partitions p [--timeout-ms n]
+                                                 n KafkaConsumers (one thread each) subscribe; once their
+                                                 assignments are disjoint and complete, the last one closes
+                                                 (LeaveGroup); then the others' assignments and the group as
+                                                 describe_consumer_groups sees it
+  configs --topic t --names a,b [--set k=v]...   alter_configs (AlterConfigs: replaces the topic's
+                                                 overrides), then describe_configs
+  create-partitions --topic t --count n          create_partitions
+  delete-topic --topic t                         delete_topics
 
 Records on stdin: one per line, TAB-separated: partition, timestamp (`-` = unset), key, value, then
 headers `name=value`; key/value/header values are base64, `~` = null; a header without `=` is null.
@@ -25,11 +34,12 @@ import base64
 import json
 import logging
 import sys
+import threading
 import time
 
 import kafka
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
-from kafka.admin import KafkaAdminClient, NewTopic
+from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient, NewPartitions, NewTopic
 from kafka.errors import KafkaError
 
 logging.basicConfig(stream=sys.stderr, level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -228,11 +238,141 @@ def group_info(bootstrap, opts):
         admin.close()
 
 
+def split(views, partitions):
+    """Each member's partitions, if every member has some and together they hold each partition once."""
+    if any(not v for v in views):
+        return None
+    flat = [p for v in views for p in v]
+    return [list(v) for v in views] if len(flat) == partitions and len(set(flat)) == partitions else None
+
+
+def await_split(views, partitions, deadline, failures):
+    """Waits until the members' split has held for a second; None at the deadline."""
+    seen, since = None, time.time()
+    while time.time() < deadline and not failures:
+        now = split([views[i] for i in sorted(views)], partitions)
+        if now is None or now != seen:
+            seen, since = now, time.time()
+        elif time.time() - since >= 1.0:
+            return now
+        time.sleep(0.05)
+    return None
+
+
+def group_members(bootstrap, opts):
+    topic, group = opt(opts, "topic"), opt(opts, "group")
+    n, partitions = int(opt(opts, "members", "3")), int(opt(opts, "partitions"))
+    deadline = time.time() + int(opt(opts, "timeout-ms", "40000")) / 1000.0
+    views, stops, threads, failures = {}, [], [], []
+
+    def run(i, stop):
+        try:
+            consumer = KafkaConsumer(
+                bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False, auto_offset_reset="earliest",
+                session_timeout_ms=10000, heartbeat_interval_ms=500, fetch_max_wait_ms=100, **dict(COMMON, client_id="compat-kafka-python-member-%d" % i))
+            try:
+                consumer.subscribe([topic])
+                while not stop.is_set():
+                    consumer.poll(timeout_ms=100)
+                    if not stop.is_set():
+                        views[i] = sorted(tp.partition for tp in consumer.assignment())
+            finally:
+                consumer.close(autocommit=False)
+        except Exception as e:  # noqa: BLE001 - reported as the result
+            failures.append(e)
+
+    for i in range(n):
+        views[i] = []
+        stop = threading.Event()
+        t = threading.Thread(target=run, args=(i, stop), daemon=True)
+        stops.append(stop)
+        threads.append(t)
+        t.start()
+
+    def timeout(msg):
+        emit({"error": error_json(failures[0]) if failures else {"class": "timeout", "message": msg, "kafka": "NONE"}})
+
+    try:
+        before = await_split(views, partitions, deadline, failures)
+        if before is None:
+            return timeout("no disjoint and complete split among %d members; assignments %r" % (n, views))
+        # The last member leaves (close() sends LeaveGroup); the others must take its partitions.
+        stops[n - 1].set()
+        threads[n - 1].join(20)
+        del views[n - 1]
+        after = await_split(views, partitions, deadline, failures)
+        if after is None:
+            return timeout("no disjoint and complete split among %d members after the leave; assignments %r; before %r" % (n - 1, views, before))
+        admin = KafkaAdminClient(bootstrap_servers=bootstrap, **COMMON)
+        try:
+            d = admin.describe_consumer_groups([group])[0]
+            emit({"before": before, "after": after, "state": d.state, "members": len(d.members)})
+        finally:
+            admin.close()
+    finally:
+        for s in stops:
+            s.set()
+        for t in threads:
+            t.join(20)
+
+
+def configs(bootstrap, opts):
+    topic = opt(opts, "topic")
+    names = opt(opts, "names").split(",")
+    sets = dict(kv.split("=", 1) for kv in opts.get("set", []))
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, **COMMON)
+    try:
+        if sets:
+            for resp in [admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, topic, configs=sets)])]:
+                for (code, message, _type, _name) in resp.resources:
+                    if code != 0:
+                        return emit({"error": {"class": "AlterConfigs", "message": message, "kafka": str(code), "errno": code}})
+        out = {name: None for name in names}
+        for resp in admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)]):
+            for (code, message, _type, _name, entries) in resp.resources:
+                if code != 0:
+                    return emit({"error": {"class": "DescribeConfigs", "message": message, "kafka": str(code), "errno": code}})
+                for e in entries:
+                    # v0: (name, value, read_only, is_default, is_sensitive); v1+: (name, value, read_only, config_source, is_sensitive, synonyms)
+                    if e[0] in out:
+                        out[e[0]] = [e[1], e[3] if resp.API_VERSION == 0 else e[3] == 5]
+        emit({"configs": out})
+    except KafkaError as e:
+        emit({"error": error_json(e)})
+    finally:
+        admin.close()
+
+
+def create_partitions(bootstrap, opts):
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, **COMMON)
+    try:
+        resp = admin.create_partitions({opt(opts, "topic"): NewPartitions(int(opt(opts, "count")))}, timeout_ms=10000)
+        errors = [(code, msg) for (_topic, code, msg) in resp.topic_errors if code != 0]
+        emit({"error": {"class": "CreatePartitions", "message": errors[0][1], "kafka": str(errors[0][0]), "errno": errors[0][0]}} if errors else {"ok": True})
+    except KafkaError as e:
+        emit({"error": error_json(e)})
+    finally:
+        admin.close()
+
+
+def delete_topic(bootstrap, opts):
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, **COMMON)
+    try:
+        resp = admin.delete_topics([opt(opts, "topic")], timeout_ms=10000)
+        errors = [code for (_topic, code) in resp.topic_error_codes if code != 0]
+        emit({"error": {"class": "DeleteTopics", "message": "", "kafka": str(errors[0]), "errno": errors[0]}} if errors else {"ok": True})
+    except KafkaError as e:
+        emit({"error": error_json(e)})
+    finally:
+        admin.close()
+
+
 def main():
     if len(sys.argv) < 3:
         fail("usage: compat_client.py <bootstrap> <command> [--option value ...]")
     bootstrap, command, opts = sys.argv[1], sys.argv[2], parse_options(sys.argv[3:])
-    commands = {"metadata": metadata, "create": create, "produce": produce, "consume": consume, "group-consume": group_consume, "group-info": group_info}
+    commands = {"metadata": metadata, "create": create, "produce": produce, "consume": consume, "group-consume": group_consume, "group-info": group_info,
+                "group-members": group_members, "configs": configs, "create-partitions": create_partitions, "delete-topic": delete_topic}
     if command not in commands:
         fail("unknown command %r" % command)
     commands[command](bootstrap, opts)
