@@ -1,0 +1,56 @@
+// Seeded simulation of 3- and 5-voter quorums (odd seeds: 3 voters, even seeds: 5 voters).
+// RAFT_SIM_SEED=<n> replays one seed exactly; RAFT_SIM_SEEDS=<count> changes how many run.
+import { describe, expect, it } from 'vitest';
+import { Simulation, type SimulationResult } from './simulation-harness.ts';
+
+const SEED_COUNT = Number(process.env.RAFT_SIM_SEEDS ?? 1000);
+const REPLAY_SEED = process.env.RAFT_SIM_SEED;
+const CHAOS_MS = 60_000;
+const HEAL_BOUND_MS = 20_000;
+
+function runSeed(seed: number): SimulationResult {
+  return new Simulation({ seed, chaosMs: CHAOS_MS, healBoundMs: HEAL_BOUND_MS }).run();
+}
+
+describe('raft simulation', () => {
+  if (REPLAY_SEED !== undefined) {
+    it(`replays seed ${REPLAY_SEED}`, () => {
+      const result = runSeed(Number(REPLAY_SEED));
+      expect(result.healedInMs).toBeGreaterThanOrEqual(0);
+    });
+    return;
+  }
+
+  it(`keeps every invariant over ${SEED_COUNT} seeds`, () => {
+    let events = 0;
+    let committed = 0;
+    let crashes = 0;
+    let truncations = 0;
+    let maxEpoch = 0;
+    let maxHealMs = 0;
+    for (let seed = 1; seed <= SEED_COUNT; seed++) {
+      const result = runSeed(seed);
+      events += result.events;
+      committed += result.committed;
+      crashes += result.crashes;
+      truncations += result.truncations;
+      maxEpoch = Math.max(maxEpoch, result.maxEpoch);
+      maxHealMs = Math.max(maxHealMs, result.healedInMs);
+    }
+    expect(maxHealMs).toBeLessThanOrEqual(HEAL_BOUND_MS);
+    if (SEED_COUNT >= 100) {
+      // A simulation that cannot fail is a defect: it must exercise commits, crashes, divergence
+      // (follower truncation) and repeated elections.
+      expect(committed).toBeGreaterThan(SEED_COUNT * 10);
+      expect(crashes).toBeGreaterThan(SEED_COUNT);
+      expect(truncations).toBeGreaterThan(SEED_COUNT / 10);
+      expect(maxEpoch).toBeGreaterThan(5);
+    }
+    console.log(`raft simulation: ${SEED_COUNT} seeds, ${events} events, ${committed} committed entries, ${crashes} crashes, ${truncations} truncations, max epoch ${maxEpoch}, worst heal ${maxHealMs} ms`);
+  }, 60_000 + SEED_COUNT * 20);
+
+  it('is deterministic: the same seed gives the same run', () => {
+    expect(runSeed(7)).toEqual(runSeed(7));
+    expect(runSeed(8)).toEqual(runSeed(8));
+  });
+});
