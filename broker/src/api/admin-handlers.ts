@@ -13,8 +13,8 @@ import { ErrorCode } from '../protocol/error-codes.ts';
 import type { Controller } from '../controller/controller.ts';
 import type { MetadataImage } from '../metadata/metadata-image.ts';
 import type { HandlerTable, RequestContext } from '../server/request-context.ts';
+import { AUTHORIZED_OPERATIONS_OMITTED, listenerBrokers } from './listener-brokers.ts';
 
-const AUTHORIZED_OPERATIONS_OMITTED = -2147483648;
 const ENDPOINT_TYPE_BROKER = 1;
 
 export interface AdminDeps {
@@ -40,13 +40,11 @@ export function createAdminHandlers(deps: AdminDeps): HandlerTable {
     response.endpointType = ENDPOINT_TYPE_BROKER;
     response.clusterId = deps.clusterId();
     response.controllerId = deps.nodeId;
-    for (const b of [...deps.image.brokers.values()].sort((x, y) => x.id - y.id)) {
-      const endpoint = b.endpoints.find((e) => e.name === ctx.listenerName);
-      if (b.fenced || endpoint === undefined) continue;
+    for (const b of listenerBrokers(deps.image, ctx.listenerName)) {
       const out = defaultDescribeClusterResponseDescribeClusterBroker();
       out.brokerId = b.id;
-      out.host = endpoint.host;
-      out.port = endpoint.port;
+      out.host = b.host;
+      out.port = b.port;
       out.rack = b.rack;
       response.brokers.push(out);
     }

@@ -19,9 +19,8 @@ import { ZERO_UUID } from '../protocol/wire/uuid.ts';
 import type { MetadataImage, TopicState } from '../metadata/metadata-image.ts';
 import { isInternalTopic, topicNameProblem } from '../controller/topic-names.ts';
 import type { RequestContext } from '../server/request-context.ts';
+import { AUTHORIZED_OPERATIONS_OMITTED, listenerBrokers } from './listener-brokers.ts';
 
-/** Kafka's "authorized operations not requested" sentinel. */
-const AUTHORIZED_OPERATIONS_OMITTED = -2147483648;
 
 export interface MetadataHandlerDeps {
   readonly image: MetadataImage;
@@ -71,14 +70,11 @@ export function createMetadataHandler(deps: MetadataHandlerDeps) {
     response.clusterId = deps.clusterId();
     response.controllerId = deps.controllerId();
     response.clusterAuthorizedOperations = AUTHORIZED_OPERATIONS_OMITTED;
-    for (const broker of [...image.brokers.values()].sort((a, b) => a.id - b.id)) {
-      if (broker.fenced) continue;
-      const endpoint = broker.endpoints.find((e) => e.name === ctx.listenerName);
-      if (endpoint === undefined) continue;
+    for (const broker of listenerBrokers(image, ctx.listenerName)) {
       const b = defaultMetadataResponseMetadataResponseBroker();
       b.nodeId = broker.id;
-      b.host = endpoint.host;
-      b.port = endpoint.port;
+      b.host = broker.host;
+      b.port = broker.port;
       b.rack = broker.rack;
       response.brokers.push(b);
     }
