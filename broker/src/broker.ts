@@ -272,7 +272,18 @@ export class Broker {
     const replicas = this.replicas as ReplicaManager;
     const controller = this.controller as Controller;
     const { settings } = this;
-    const topicSettings = { settings: (topic: string) => settings.topicSettings(this.image.topicConfig(topic)) };
+    // Resolving a topic's settings walks config synonyms (about 7% of produce CPU in a profile): cache per
+    // topic, dropped on every metadata change and whenever the effective broker config changes.
+    let resolveTopicSettings = (topic: string): TopicSettings => settings.topicSettings(this.image.topicConfig(topic));
+    const settingsCache = new Map<string, TopicSettings>();
+    this.image.onChange(() => settingsCache.clear());
+    const topicSettings = {
+      settings: (topic: string): TopicSettings => {
+        let cached = settingsCache.get(topic);
+        if (cached === undefined) settingsCache.set(topic, (cached = resolveTopicSettings(topic)));
+        return cached;
+      },
+    };
     const table: HandlerTable = {};
     table[0] = createProduceHandler({ replicas, topicSettings, metrics: this.metrics, nowMs: () => Date.now() });
     table[1] = createFetchHandler({
@@ -295,7 +306,10 @@ export class Broker {
     Object.assign(table, createConfigHandlers({
       controller, image: this.image, replicas, nodeId: settings.nodeId, staticConfig: settings.config, logger: this.logger.child({ component: 'configs' }),
       // KIP-226: produce resolves topic settings against the effective (static + dynamic) broker config.
-      onEffectiveConfig: (effective) => { topicSettings.settings = (topic: string) => effective.topicSettings(this.image.topicConfig(topic)); },
+      onEffectiveConfig: (effective) => {
+        resolveTopicSettings = (topic: string) => effective.topicSettings(this.image.topicConfig(topic));
+        settingsCache.clear();
+      },
     }), createLogHandlers({ replicas, logManager: this.logManager as LogManager, image: this.image, controller }));
     Object.assign(table, createGroupHandlers({ groups: this.groups as GroupService, image: this.image, nodeId: settings.nodeId }));
     return table;
