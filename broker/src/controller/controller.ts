@@ -22,6 +22,10 @@ import { metadataRecord, type MetadataRecord } from '../metadata/metadata-record
 import { ConfigResourceType, type MetadataImage } from '../metadata/metadata-image.ts';
 import { collisionKey, topicNameProblem } from './topic-names.ts';
 import { PlacementError, placeReplicas } from './replica-placement.ts';
+import { ClusterControl } from './cluster-control.ts';
+import type {
+  BrokerHeartbeatRequest, BrokerHeartbeatResponse, BrokerRegistrationRequest, BrokerRegistrationResponse,
+} from '../protocol/generated/index.ts';
 
 export interface MetadataLogWriter {
   /** Appends records atomically; resolves once they are committed and applied to the image. */
@@ -53,6 +57,9 @@ export interface ControllerOptions {
   readonly describeTopicConfigs?: (configs: ReadonlyMap<string, string>) => readonly TopicConfigDescription[];
   /** Producer ids handed out per AllocateProducerIds (Kafka: 1000). */
   readonly producerIdBlockSize?: number;
+  /** For broker registration and heartbeats (absent: registrations are written directly, single node). */
+  readonly clusterControl?: ClusterControl;
+  readonly nowMs?: () => number;
 }
 
 interface TopicOutcome {
@@ -309,6 +316,61 @@ export class Controller {
       await this.options.log.append([metadataRecord(15, { brokerId, brokerEpoch, nextProducerId: start + BigInt(length) })]);
       return { start, length };
     });
+  }
+
+  private get clusterControl(): ClusterControl {
+    const control = this.options.clusterControl;
+    if (control === undefined) throw new Error('this controller was built without broker lifecycle support');
+    return control;
+  }
+
+  private now(): number {
+    return (this.options.nowMs ?? Date.now)();
+  }
+
+  /** BrokerRegistration: the broker is registered fenced; the response carries its new epoch. */
+  registerBroker(request: BrokerRegistrationRequest): Promise<BrokerRegistrationResponse> {
+    return this.serialize(async () => {
+      const decision = this.clusterControl.register(request, this.now());
+      if (decision.records.length > 0) await this.options.log.append(decision.records);
+      return decision.response;
+    });
+  }
+
+  /** BrokerHeartbeat: keeps the session, unfences a caught-up broker, runs controlled shutdown. */
+  brokerHeartbeat(request: BrokerHeartbeatRequest): Promise<BrokerHeartbeatResponse> {
+    return this.serialize(async () => {
+      const decision = this.clusterControl.heartbeat(request, this.now());
+      if (decision.records.length > 0) await this.options.log.append(decision.records);
+      return decision.response;
+    });
+  }
+
+  unregisterBroker(brokerId: number): Promise<number> {
+    return this.serialize(async () => {
+      const outcome = this.clusterControl.unregister(brokerId);
+      if (outcome.records.length > 0) await this.options.log.append(outcome.records);
+      return outcome.errorCode;
+    });
+  }
+
+  /** Fences brokers whose heartbeat session expired, one batch per broker; resolves with the fenced ids. */
+  fenceExpiredBrokers(): Promise<number[]> {
+    return this.serialize(async () => {
+      const fenced: number[] = [];
+      for (;;) {
+        const expired = this.clusterControl.expiredBrokers(this.now());
+        const records = this.clusterControl.expireSession(this.now());
+        if (records.length === 0) return fenced;
+        await this.options.log.append(records);
+        fenced.push(...expired.slice(0, 1));
+      }
+    });
+  }
+
+  /** On becoming the active controller: fresh heartbeat sessions for every registered broker. */
+  activate(): void {
+    this.options.clusterControl?.activate(this.now());
   }
 
   /** Writes records the controller decided on outside a client request (bootstrap, registrations, configs). */

@@ -36,6 +36,8 @@ export interface BrokerRegistration {
   readonly fenced: boolean;
   readonly inControlledShutdown: boolean;
   readonly logDirs: readonly Uuid[];
+  /** Last offset of the batch that held the registration: the broker has caught up once it applied it. */
+  readonly registeredAtOffset: bigint;
 }
 
 export interface PartitionState {
@@ -74,6 +76,8 @@ export class MetadataImage {
   nextProducerId = 0n;
   /** Offset of the last applied record in the metadata log, -1 before any. */
   lastAppliedOffset = -1n;
+  /** Last offset of the batch being applied (registrations remember it). */
+  private applyingOffset = -1n;
   private readonly listeners: MetadataListener[] = [];
 
   onChange(listener: MetadataListener): void {
@@ -82,6 +86,7 @@ export class MetadataImage {
 
   /** Applies one committed batch, then tells the listeners. */
   applyBatch(records: readonly MetadataRecord[], lastOffset: bigint): void {
+    this.applyingOffset = lastOffset;
     for (const record of records) this.apply(record);
     this.lastAppliedOffset = lastOffset;
     for (const listener of this.listeners) listener(this, records);
@@ -131,6 +136,7 @@ export class MetadataImage {
       fenced: r.fenced,
       inControlledShutdown: r.inControlledShutdown,
       logDirs: r.logDirs,
+      registeredAtOffset: this.applyingOffset,
     });
   }
 
