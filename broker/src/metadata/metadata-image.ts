@@ -11,7 +11,8 @@ import type {
   ProducerIdsRecord, RegisterBrokerRecord, TopicRecord,
 } from '../protocol/generated/index.ts';
 import type { Uuid } from '../protocol/wire/uuid.ts';
-import type { MetadataRecord } from './metadata-record.ts';
+import { metadataRecord, type MetadataRecord } from './metadata-record.ts';
+import type { MetadataRecordByType, MetadataRecordType } from '../protocol/generated/index.ts';
 
 /** Kafka's ConfigResource types as stored in ConfigRecord. */
 export const ConfigResourceType = { topic: 2, broker: 4, brokerLogger: 8, clientMetrics: 16, group: 32 } as const;
@@ -90,6 +91,54 @@ export class MetadataImage {
     for (const record of records) this.apply(record);
     this.lastAppliedOffset = lastOffset;
     for (const listener of this.listeners) listener(this, records);
+  }
+
+  /** Forgets everything (before a snapshot is loaded); listeners are told by the applyBatch that follows. */
+  reset(): void {
+    this.features.clear();
+    this.brokers.clear();
+    this.topicsByName.clear();
+    this.topicsById.clear();
+    this.configs.clear();
+    this.nextProducerId = 0n;
+    this.lastAppliedOffset = -1n;
+  }
+
+  /**
+   * The image as records (a metadata snapshot): replaying them into an empty image rebuilds this one.
+   * Order: features, brokers, configs of non-topic resources, then each topic with its configs and partitions.
+   */
+  snapshotRecords(): MetadataRecord[] {
+    const out: MetadataRecord[] = [];
+    const push = <K extends MetadataRecordType>(type: K, record: MetadataRecordByType[K]): void => { out.push(metadataRecord(type, record)); };
+    for (const [name, featureLevel] of this.features) push(12, { name, featureLevel });
+    for (const b of this.brokers.values()) {
+      push(0, {
+        brokerId: b.id, isMigratingZkBroker: false, incarnationId: b.incarnationId, brokerEpoch: b.epoch,
+        endPoints: b.endpoints.map((e) => ({ ...e })), features: [], rack: b.rack, fenced: b.fenced,
+        inControlledShutdown: b.inControlledShutdown, logDirs: [...b.logDirs],
+      });
+    }
+    const topicConfigPrefix = `${ConfigResourceType.topic}:`;
+    const pushConfigs = (key: string, values: ReadonlyMap<string, string>): void => {
+      const sep = key.indexOf(':');
+      for (const [name, value] of values) push(4, { resourceType: Number(key.slice(0, sep)), resourceName: key.slice(sep + 1), name, value });
+    };
+    for (const [key, values] of this.configs) if (!key.startsWith(topicConfigPrefix)) pushConfigs(key, values);
+    for (const topic of this.topicsById.values()) {
+      push(2, { name: topic.name, topicId: topic.id });
+      const configs = this.configs.get(`${topicConfigPrefix}${topic.name}`);
+      if (configs !== undefined) pushConfigs(`${topicConfigPrefix}${topic.name}`, configs);
+      for (const p of topic.partitions.values()) {
+        push(3, {
+          partitionId: p.partition, topicId: p.topicId, replicas: [...p.replicas], isr: [...p.isr], removingReplicas: [], addingReplicas: [],
+          leader: p.leader, leaderRecoveryState: 0, leaderEpoch: p.leaderEpoch, partitionEpoch: p.partitionEpoch,
+          directories: [], eligibleLeaderReplicas: [...p.eligibleLeaderReplicas], lastKnownElr: [...p.lastKnownElr],
+        });
+      }
+    }
+    if (this.nextProducerId > 0n) push(15, { brokerId: -1, brokerEpoch: -1n, nextProducerId: this.nextProducerId });
+    return out;
   }
 
   apply(m: MetadataRecord): void {
