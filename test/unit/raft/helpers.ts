@@ -14,8 +14,21 @@ export function node(localId: number, persisted: PersistedRaftState = { quorumSt
   return new RaftNode(config(localId, voterIds), persisted, () => 0, nowMs);
 }
 
+/** One single-record data batch per epoch given: batch i holds offset i. */
 export function entries(epochs: readonly number[]): LogEntry[] {
-  return epochs.map((epoch, offset) => ({ offset, epoch, type: 'data', value: new Uint8Array([offset]) }));
+  return batches(epochs.map((epoch) => [epoch, 1] as const));
+}
+
+/** Data batches of [epoch, record count] from `baseOffset`. */
+export function batches(spec: readonly (readonly [number, number])[], baseOffset = 0): LogEntry[] {
+  const out: LogEntry[] = [];
+  let offset = baseOffset;
+  for (const [epoch, count] of spec) {
+    const records = Array.from({ length: count }, (_, i) => new Uint8Array([(offset + i) & 0xff]));
+    out.push({ type: 'data', baseOffset: offset, lastOffset: offset + count - 1, epoch, appendTimestamp: 0, records });
+    offset += count;
+  }
+  return out;
 }
 
 export function allMessages(ready: Ready): RaftMessage[] {
@@ -35,8 +48,8 @@ export class TinyCluster {
   nowMs = 0;
   readonly down = new Set<number>();
 
-  constructor(voterIds: readonly number[] = VOTERS, persisted?: (id: number) => PersistedRaftState) {
-    for (const id of voterIds) this.nodes.set(id, node(id, persisted?.(id) ?? { quorumState: null, entries: [] }, 0, voterIds));
+  constructor(voterIds: readonly number[] = VOTERS, persisted?: (id: number) => PersistedRaftState, observerIds: readonly number[] = []) {
+    for (const id of [...voterIds, ...observerIds]) this.nodes.set(id, node(id, persisted?.(id) ?? { quorumState: null, entries: [] }, 0, voterIds));
   }
 
   get(id: number): RaftNode {
@@ -71,6 +84,17 @@ export class TinyCluster {
   tickAll(nowMs: number): void {
     this.nowMs = nowMs;
     for (const [id, raft] of this.nodes) if (!this.down.has(id)) this.pump(id, raft.tick(nowMs));
+  }
+
+  /** Propose on the leader, then let every node fetch once (followers then hold it, the leader commits it). */
+  propose(values: readonly number[], nowMs = this.nowMs): void {
+    const leader = this.leader();
+    if (leader === undefined) throw new Error('no leader');
+    const result = leader.propose(values.map((v) => new Uint8Array([v])), nowMs);
+    if (!result.accepted) throw new Error('not accepted');
+    const id = [...this.nodes].find(([, n]) => n === leader)?.[0] ?? -1;
+    this.pump(id, result.ready, nowMs);
+    this.tickAll(nowMs);
   }
 
   leader(): RaftNode | undefined {

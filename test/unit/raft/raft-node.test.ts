@@ -37,7 +37,9 @@ describe('election transitions', () => {
     const elected = n.receive(voteResponse(3, 1, true, false), 1002);
     expect([n.role, n.epoch, n.leaderId]).toEqual(['leader', 1, 1]);
     expect(elected.quorumState).toEqual({ epoch: 1, leaderId: 1, votedId: 1 });
-    expect(elected.logOps).toEqual([{ kind: 'append', entries: [{ offset: 0, epoch: 1, type: 'leader-change', value: new Uint8Array(0) }] }]);
+    expect(elected.logOps).toEqual([
+      { kind: 'append', entries: [{ type: 'leader-change', baseOffset: 0, lastOffset: 0, epoch: 1, appendTimestamp: 1002, leaderId: 1, voters: [1, 2, 3], grantingVoters: [1, 3] }] },
+    ]);
     expect(only(elected.messages, 'BeginQuorumEpochRequest').map((m) => m.destinationId)).toEqual([2, 3]);
     expect(elected.roleChanges).toEqual([{ from: 'candidate', to: 'leader', epoch: 1, leaderId: 1 }]);
   });
@@ -166,12 +168,13 @@ describe('replication and the high watermark', () => {
     expect(leader.highWatermark).toBe(1); // the leader-change entry
     const result = leader.propose([new Uint8Array([7]), new Uint8Array([8])], 1010);
     if (!result.accepted) throw new Error('not leader');
-    expect(result.firstOffset).toBe(1);
+    // One batch of two records: offsets 1 and 2 (record offsets, as on the wire).
+    expect([result.baseOffset, result.lastOffset]).toEqual([1, 2]);
     c.pump(1, result.ready, 1010);
     c.tickAll(1100);
     for (const id of [1, 2, 3]) {
       expect(c.get(id).highWatermark).toBe(3);
-      expect(c.get(id).log.map((e) => e.epoch)).toEqual([1, 1, 1]);
+      expect(c.get(id).log.map((e) => [e.baseOffset, e.lastOffset, e.epoch])).toEqual([[0, 0, 1], [1, 2, 1]]);
     }
     expect(c.get(2).propose([new Uint8Array([1])], 1100)).toEqual({ accepted: false, epoch: 1, leaderId: 1 });
   });
@@ -190,7 +193,7 @@ describe('replication and the high watermark', () => {
     expect(n.highWatermark).toBe(1);
     const flushed = n.logFlushed(2, 1002);
     expect(n.highWatermark).toBe(2);
-    expect(flushed.committed.map((e) => e.offset)).toEqual([1]);
+    expect(flushed.committed.map((e) => e.baseOffset)).toEqual([1]);
   });
 
   it('does not commit older-epoch entries until an entry of its own epoch is committed', () => {
@@ -247,9 +250,11 @@ describe('follower fetch handling', () => {
       leaderEpoch: 2,
       leaderId: 1,
       highWatermark: 0,
+      logStartOffset: 0,
       fetchOffset,
       lastFetchedEpoch,
       divergingEpoch: null,
+      snapshotId: null,
       records: [],
       ...extra,
     }) as const;
@@ -259,8 +264,8 @@ describe('follower fetch handling', () => {
     const first = f.tick(10);
     expect(only(first.messagesAfterPersist, 'FetchRequest').map((m) => [m.fetchOffset, m.lastFetchedEpoch])).toEqual([[1, 1]]);
     const records = [
-      { offset: 1, epoch: 2, type: 'leader-change' as const, value: new Uint8Array(0) },
-      { offset: 2, epoch: 2, type: 'data' as const, value: new Uint8Array([9]) },
+      { type: 'leader-change' as const, baseOffset: 1, lastOffset: 1, epoch: 2, appendTimestamp: 0, leaderId: 1, voters: [1, 2, 3], grantingVoters: [1, 2] },
+      { type: 'data' as const, baseOffset: 2, lastOffset: 2, epoch: 2, appendTimestamp: 0, records: [new Uint8Array([9])] },
     ];
     const appended = f.receive(response(1, 1, { highWatermark: 5, records }), 20);
     expect(appended.logOps).toEqual([{ kind: 'append', entries: records }]);

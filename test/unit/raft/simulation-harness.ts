@@ -1,7 +1,11 @@
 // Seeded, deterministic simulation of a KRaft quorum (after Kafka's RaftEventSimulationTest and
-// TigerBeetle's VOPR): simulated clock, network (loss, delay, reordering, duplication, partitions) and
-// disks (quorum-state writes and log appends become durable only at a simulated flush; a crash loses
-// whatever was not flushed).
+// TigerBeetle's VOPR): simulated clock, network (loss, delay, reordering, duplication, partitions,
+// connection failures reported back to the sender) and disks (quorum-state writes and log appends become
+// durable only at a simulated flush; a crash loses whatever was not flushed; snapshots are durable when
+// written, as the driver fsyncs them before telling the core).
+// Voters are nodes 1..n; some seeds add observers (nodes n+1..), which follow the leader without voting.
+// Every node runs a state machine (a rolling hash of the committed records) that takes snapshots now and
+// then, so slow or restarted replicas are forced onto FetchSnapshot.
 // The same seed always produces the same run. Invariants are checked after every event.
 
 import {
@@ -10,9 +14,10 @@ import {
   type QuorumStateRecord,
   type RaftConfig,
   type Ready,
+  type SnapshotData,
 } from '../../../broker/src/raft/core/raft-node.ts';
-import type { RaftMessage } from '../../../broker/src/raft/core/messages.ts';
-import type { LogEntry } from '../../../broker/src/raft/core/raft-log.ts';
+import { isRequest, type RaftMessage, type RaftRequest } from '../../../broker/src/raft/core/messages.ts';
+import { RaftLog, type LogEntry } from '../../../broker/src/raft/core/raft-log.ts';
 
 // ---- deterministic randomness ----------------------------------------------------------------------
 
@@ -46,11 +51,13 @@ export class SeededRandom {
 
 type SimEvent =
   | { readonly kind: 'deliver'; readonly message: RaftMessage }
+  | { readonly kind: 'failed'; readonly request: RaftRequest; readonly incarnation: number }
   | { readonly kind: 'tick'; readonly nodeId: number; readonly incarnation: number }
   | { readonly kind: 'flush'; readonly nodeId: number; readonly incarnation: number }
   | { readonly kind: 'chaos' }
   | { readonly kind: 'heal' }
-  | { readonly kind: 'propose' };
+  | { readonly kind: 'propose' }
+  | { readonly kind: 'snapshot' };
 
 interface Scheduled {
   readonly atMs: number;
@@ -108,18 +115,29 @@ class EventQueue {
   }
 }
 
+
 // ---- simulated node + disk -------------------------------------------------------------------------
 
 interface SimDisk {
   /** Durable quorum state; `pendingQuorumState` is written but not yet synced (lost on crash). */
   quorumState: QuorumStateRecord | null;
   pendingQuorumState: QuorumStateRecord | null;
+  /** The latest snapshot (durable as soon as written). */
+  snapshot: SnapshotData | null;
+  /** Batches from the snapshot's end offset (or 0); those ending at or below `flushedEnd` are durable. */
   entries: LogEntry[];
-  flushedLength: number;
+  flushedEnd: number;
+}
+
+/** The replicated state machine: a rolling hash of every committed data record, as of `offset`. */
+interface StateMachine {
+  offset: number;
+  hash: number;
 }
 
 interface SimNode {
   readonly id: number;
+  readonly isVoter: boolean;
   readonly disk: SimDisk;
   raft: RaftNode | null; // null while crashed
   incarnation: number;
@@ -128,16 +146,17 @@ interface SimNode {
   pendingAfterFlush: RaftMessage[];
   /** Highest HW seen in this incarnation (the HW must never go back). */
   highWatermark: number;
-  /** Prefix of the in-memory log already compared with the committed log. */
-  verifiedLength: number;
+  /** Offset up to which the in-memory log was compared with the committed log. */
+  verifiedOffset: number;
   restartAtMs: number;
+  sm: StateMachine;
 }
 
 export interface SimulationOptions {
   readonly seed: number;
   /** Simulated duration of the fault phase. */
   readonly chaosMs: number;
-  /** After faults heal, a leader must commit a new entry within this bound. */
+  /** After faults heal, a leader must commit a new entry (and every observer apply it) within this bound. */
   readonly healBoundMs: number;
   /** How often each node is ticked (default 100 ms). */
   readonly tickIntervalMs?: number;
@@ -146,12 +165,17 @@ export interface SimulationOptions {
 export interface SimulationResult {
   readonly seed: number;
   readonly voters: number;
+  readonly observers: number;
   readonly events: number;
+  /** Committed records (offsets), control batches included. */
   readonly committed: number;
   readonly maxEpoch: number;
   readonly crashes: number;
   /** Follower truncations after a DivergingEpoch: proof that divergence was exercised. */
   readonly truncations: number;
+  readonly snapshotsCreated: number;
+  /** Snapshots downloaded with FetchSnapshot and installed. */
+  readonly snapshotsInstalled: number;
   readonly healedInMs: number;
 }
 
@@ -164,7 +188,46 @@ export function votersForSeed(seed: number): number {
   return seed % 2 === 1 ? 3 : 5;
 }
 
+/** Observers (brokers) on two seeds out of three. */
+export function observersForSeed(seed: number): number {
+  return seed % 3;
+}
+
 const TRACE_MAX = Number(process.env.RAFT_SIM_TRACE ?? 40);
+const HASH_SEED = 0x811c9dc5;
+
+function mixHash(hash: number, record: Uint8Array): number {
+  let h = hash ^ record.length;
+  for (const byte of record) h = Math.imul(h ^ byte, 0x01000193);
+  return h >>> 0;
+}
+
+/** The state machine after applying `entry` (control batches change only the offset). */
+function applyEntry(sm: StateMachine, entry: LogEntry): StateMachine {
+  let hash = sm.hash;
+  if (entry.type === 'data') for (const record of entry.records) hash = mixHash(hash, record);
+  return { offset: entry.lastOffset + 1, hash };
+}
+
+/** A snapshot's content: offset and hash, padded so that downloads take a varying number of chunks. */
+function encodeSnapshot(sm: StateMachine, padding: number): Uint8Array {
+  const bytes = new Uint8Array(12 + padding);
+  const view = new DataView(bytes.buffer);
+  view.setFloat64(0, sm.offset);
+  view.setUint32(8, sm.hash);
+  for (let i = 12; i < bytes.length; i++) bytes[i] = i & 0xff;
+  return bytes;
+}
+
+function decodeSnapshot(bytes: Uint8Array): StateMachine {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return { offset: view.getFloat64(0), hash: view.getUint32(8) };
+}
+
+function diskEnd(disk: SimDisk): number {
+  const last = disk.entries.at(-1);
+  return last === undefined ? (disk.snapshot?.id.endOffset ?? 0) : last.lastOffset + 1;
+}
 
 export class Simulation {
   readonly #options: SimulationOptions;
@@ -174,44 +237,54 @@ export class Simulation {
   readonly #voterIds: number[];
   readonly #trace: string[] = [];
   readonly #leaderOfEpoch = new Map<number, number>();
-  /** The committed log: every entry below any node's HW, in every incarnation. */
-  readonly #committed: LogEntry[] = [];
+  /** The committed log: every batch any node committed (handed to its state machine), in every incarnation. */
+  readonly #committed = new RaftLog();
+  /** State machine hash after each committed batch, by its end offset. */
+  readonly #hashAt = new Map<number, number>([[0, HASH_SEED]]);
   /**
-   * For each committed offset, the epoch of the first node seen with its HW past it. That is at least
-   * the epoch whose leader committed it, so "a leader of epoch E holds every entry committed in an
-   * epoch <= E" is sound to check with it (a deposed leader of an older epoch legitimately lacks
-   * entries committed after it was elected).
+   * For each committed batch (by base offset), the epoch of the first node seen committing it. That is at
+   * least the epoch whose leader committed it, so "a leader of epoch E holds every entry committed in an
+   * epoch <= E" is sound to check with it (a deposed leader of an older epoch legitimately lacks entries
+   * committed after it was elected).
    */
-  readonly #committedEpoch: number[] = [];
+  readonly #committedEpoch = new Map<number, number>();
   #nowMs = 0;
   #events = 0;
   #crashes = 0;
   #truncations = 0;
+  #snapshotsCreated = 0;
+  #snapshotsInstalled = 0;
   #partition: number[] | null = null; // group id per node index, null = connected
   #lossProbability = 0;
   #healed = false;
   #nextValue = 0;
   /** Small fetch batches on some seeds, so a follower can hold an old-epoch entry without the next one. */
   readonly #fetchEntriesMax: number;
+  /** Small snapshot chunks on some seeds, so downloads take many FetchSnapshot round trips. */
+  readonly #snapshotChunkBytes: number;
 
   constructor(options: SimulationOptions) {
     this.#options = options;
     this.#rng = new SeededRandom(options.seed);
     this.#fetchEntriesMax = this.#rng.pick([2, 3, 64]);
+    this.#snapshotChunkBytes = this.#rng.pick([7, 32, 1 << 20]);
     const voters = votersForSeed(options.seed);
+    const observers = observersForSeed(options.seed);
     this.#voterIds = Array.from({ length: voters }, (_, i) => i + 1);
-    for (const id of this.#voterIds) {
-      const disk: SimDisk = { quorumState: null, pendingQuorumState: null, entries: [], flushedLength: 0 };
+    for (let id = 1; id <= voters + observers; id++) {
+      const disk: SimDisk = { quorumState: null, pendingQuorumState: null, snapshot: null, entries: [], flushedEnd: 0 };
       const node: SimNode = {
         id,
+        isVoter: id <= voters,
         disk,
         raft: null,
         incarnation: 0,
         flushScheduled: false,
         pendingAfterFlush: [],
         highWatermark: 0,
-        verifiedLength: 0,
+        verifiedOffset: 0,
         restartAtMs: 0,
+        sm: { offset: 0, hash: HASH_SEED },
       };
       this.#nodes.push(node);
       this.#start(node);
@@ -221,6 +294,7 @@ export class Simulation {
   run(): SimulationResult {
     this.#queue.push(this.#rng.int(100, 500), { kind: 'chaos' });
     this.#queue.push(this.#rng.int(50, 200), { kind: 'propose' });
+    this.#queue.push(this.#rng.int(500, 3000), { kind: 'snapshot' });
     this.#queue.push(this.#options.chaosMs, { kind: 'heal' });
     const healAtMs = this.#options.chaosMs;
     let healedInMs: number;
@@ -242,18 +316,21 @@ export class Simulation {
           healedInMs = elapsedMs;
           break;
         }
-        if (elapsedMs > this.#options.healBoundMs) this.#fail(`no leader committed within ${this.#options.healBoundMs} ms after healing`);
+        if (elapsedMs > this.#options.healBoundMs) this.#fail(`no leader committed (and observers applied) within ${this.#options.healBoundMs} ms after healing`);
       }
     }
     this.#checkInvariants(true);
     return {
       seed: this.#options.seed,
       voters: this.#voterIds.length,
+      observers: this.#nodes.length - this.#voterIds.length,
       events: this.#events,
-      committed: this.#committed.length,
+      committed: this.#committed.endOffset,
       maxEpoch: Math.max(0, ...this.#leaderOfEpoch.keys()),
       crashes: this.#crashes,
       truncations: this.#truncations,
+      snapshotsCreated: this.#snapshotsCreated,
+      snapshotsInstalled: this.#snapshotsInstalled,
       healedInMs,
     };
   }
@@ -267,10 +344,18 @@ export class Simulation {
         const node = this.#node(message.destinationId);
         if (node.raft === null || !this.#connected(message.sourceId, message.destinationId)) {
           this.#log(`drop ${describe(message)}`);
+          this.#maybeReportFailure(message);
           return;
         }
         this.#log(`deliver ${describe(message)}`);
         this.#apply(node, node.raft.receive(message, this.#nowMs));
+        return;
+      }
+      case 'failed': {
+        const node = this.#node(event.request.sourceId);
+        if (node.raft === null || node.incarnation !== event.incarnation) return;
+        this.#log(`failed ${describe(event.request)}`);
+        this.#apply(node, node.raft.requestFailed(event.request, this.#nowMs));
         return;
       }
       case 'tick': {
@@ -284,13 +369,13 @@ export class Simulation {
         const node = this.#node(event.nodeId);
         if (node.raft === null || node.incarnation !== event.incarnation) return;
         node.flushScheduled = false;
-        node.disk.flushedLength = node.disk.entries.length;
+        node.disk.flushedEnd = diskEnd(node.disk);
         if (node.disk.pendingQuorumState !== null) node.disk.quorumState = node.disk.pendingQuorumState;
         node.disk.pendingQuorumState = null;
-        this.#log(`flush n${node.id} to ${node.disk.flushedLength}`);
+        this.#log(`flush n${node.id} to ${node.disk.flushedEnd}`);
         const pending = node.pendingAfterFlush;
         node.pendingAfterFlush = [];
-        this.#apply(node, node.raft.logFlushed(node.disk.flushedLength, this.#nowMs));
+        this.#apply(node, node.raft.logFlushed(node.disk.flushedEnd, this.#nowMs));
         for (const message of pending) this.#transmit(message);
         return;
       }
@@ -307,18 +392,43 @@ export class Simulation {
         const leader = this.#nodes.find((n) => n.raft?.role === 'leader');
         if (leader?.raft != null) {
           // After healing the client slows down, so the liveness bound measures recovery, not backlog.
-          const count = this.#healed ? 1 : this.#rng.int(1, 3);
-          const values = Array.from({ length: count }, () => new TextEncoder().encode(`v${this.#nextValue++}`));
-          const result = leader.raft.propose(values, this.#nowMs);
-          if (result.accepted) {
-            this.#log(`propose ${count} at n${leader.id} offset ${result.firstOffset}`);
-            this.#apply(leader, result.ready);
+          const batches = this.#healed ? 1 : this.#rng.int(1, 2);
+          for (let b = 0; b < batches; b++) {
+            const count = this.#healed ? 1 : this.#rng.int(1, 3);
+            const records = Array.from({ length: count }, () => new TextEncoder().encode(`v${this.#nextValue++}`));
+            const result = leader.raft.propose(records, this.#nowMs);
+            if (result.accepted) {
+              this.#log(`propose ${count} at n${leader.id} offsets ${result.baseOffset}..${result.lastOffset}`);
+              this.#apply(leader, result.ready);
+            }
           }
         }
         this.#queue.push(this.#nowMs + (this.#healed ? this.#rng.int(300, 600) : this.#rng.int(50, 300)), event);
         return;
       }
+      case 'snapshot': {
+        // A state machine snapshots what it applied; the leader more often, so laggards need FetchSnapshot.
+        const up = this.#nodes.filter((n) => n.raft !== null);
+        const leader = up.find((n) => n.raft?.role === 'leader');
+        const node = leader !== undefined && this.#rng.chance(0.6) ? leader : up.length > 0 ? this.#rng.pick(up) : undefined;
+        if (node !== undefined) this.#takeSnapshot(node);
+        this.#queue.push(this.#nowMs + this.#rng.int(300, 3000), event);
+        return;
+      }
     }
+  }
+
+  #takeSnapshot(node: SimNode): void {
+    const raft = node.raft;
+    if (raft === null || node.sm.offset <= raft.logStartOffset) return;
+    const last = this.#committed.entryAt(node.sm.offset - 1);
+    if (last === undefined) this.#fail(`n${node.id} applied up to ${node.sm.offset}, beyond the committed log`);
+    const snapshot: SnapshotData = { id: { endOffset: node.sm.offset, epoch: last.epoch }, bytes: encodeSnapshot(node.sm, this.#rng.int(0, 120)) };
+    // The driver makes the snapshot durable before telling the core.
+    node.disk.snapshot = snapshot;
+    this.#snapshotsCreated++;
+    this.#log(`snapshot n${node.id} at ${snapshot.id.endOffset}/${snapshot.id.epoch}`);
+    this.#apply(node, raft.snapshotCreated(snapshot, this.#nowMs));
   }
 
   #chaos(): void {
@@ -361,14 +471,17 @@ export class Simulation {
     for (const node of this.#nodes) if (node.raft === null) this.#start(node);
   }
 
+  /**
+   * Liveness: a leader has committed a data batch proposed after healing (its HW covers a batch of its own
+   * epoch holding a post-heal value), and every observer has applied it too.
+   */
   #stableLeaderCommitted(): boolean {
-    // Liveness: a leader has committed an entry proposed after healing (its HW covers a data entry of its
-    // own epoch at or past the heal point).
     for (const node of this.#nodes) {
       const raft = node.raft;
-      if (raft?.role !== 'leader') continue;
-      const last = raft.log[raft.highWatermark - 1];
-      if (last !== undefined && last.epoch === raft.epoch && last.type === 'data' && this.#healedValue(last)) return true;
+      if (raft?.role !== 'leader' || raft.highWatermark === 0) continue;
+      const last = raft.entryAt(raft.highWatermark - 1);
+      if (last === undefined || last.epoch !== raft.epoch || last.type !== 'data' || !this.#healedValue(last)) continue;
+      return this.#nodes.every((n) => n.isVoter || n.sm.offset >= last.lastOffset + 1);
     }
     return false;
   }
@@ -376,36 +489,50 @@ export class Simulation {
   #healValueFrom = -1;
   #healedValue(entry: LogEntry): boolean {
     if (this.#healValueFrom < 0) this.#healValueFrom = this.#nextValue;
-    const text = new TextDecoder().decode(entry.value);
-    return Number(text.slice(1)) >= this.#healValueFrom;
+    if (entry.type !== 'data') return false;
+    const record = entry.records.at(-1);
+    return record !== undefined && Number(new TextDecoder().decode(record).slice(1)) >= this.#healValueFrom;
   }
 
   // ---- nodes -----------------------------------------------------------------------------------------
 
   #start(node: SimNode): void {
     node.incarnation++;
-    const config: RaftConfig = { ...DEFAULT_RAFT_TIMING, fetchEntriesMax: this.#fetchEntriesMax, localId: node.id, voterIds: this.#voterIds };
+    const config: RaftConfig = {
+      ...DEFAULT_RAFT_TIMING,
+      fetchEntriesMax: this.#fetchEntriesMax,
+      snapshotChunkBytes: this.#snapshotChunkBytes,
+      localId: node.id,
+      voterIds: this.#voterIds,
+    };
     const random = new SeededRandom(this.#options.seed * 1009 + node.id * 101 + node.incarnation);
-    // A restart recovers only what was flushed.
-    node.disk.entries.length = node.disk.flushedLength;
-    node.raft = new RaftNode(config, { quorumState: node.disk.quorumState, entries: node.disk.entries.slice() }, () => random.next(), this.#nowMs);
+    // A restart recovers only what was flushed, from the latest snapshot on (the driver's job).
+    const disk = node.disk;
+    disk.entries = disk.entries.filter((e) => e.lastOffset < disk.flushedEnd);
+    disk.pendingQuorumState = null;
+    node.raft = new RaftNode(config, { quorumState: disk.quorumState, snapshot: disk.snapshot, entries: disk.entries.slice() }, () => random.next(), this.#nowMs);
     node.flushScheduled = false;
     node.pendingAfterFlush = [];
     node.highWatermark = 0;
-    node.verifiedLength = 0;
-    this.#log(`start n${node.id}#${node.incarnation} as ${node.raft.role} e${node.raft.epoch} log ${node.raft.logEndOffset}`);
+    node.verifiedOffset = 0;
+    // The driver loads the latest snapshot into the state machine at start; the log after it is replayed
+    // as the high watermark passes it again.
+    node.sm = { offset: 0, hash: HASH_SEED };
+    if (disk.snapshot !== null) this.#loadSnapshot(node, disk.snapshot);
+    this.#log(`start n${node.id}#${node.incarnation} as ${node.raft.role} e${node.raft.epoch} log ${node.raft.logStartOffset}..${node.raft.logEndOffset}`);
     this.#queue.push(this.#nowMs + this.#rng.int(1, 100), { kind: 'tick', nodeId: node.id, incarnation: node.incarnation });
   }
 
   #crash(node: SimNode, downMs: number): void {
     this.#crashes++;
-    const lost = node.disk.entries.length - node.disk.flushedLength;
-    node.disk.entries.length = node.disk.flushedLength;
-    node.disk.pendingQuorumState = null;
+    const disk = node.disk;
+    const before = disk.entries.length;
+    disk.entries = disk.entries.filter((e) => e.lastOffset < disk.flushedEnd);
+    disk.pendingQuorumState = null;
     node.raft = null;
     node.pendingAfterFlush = [];
     node.restartAtMs = this.#nowMs + downMs;
-    this.#log(`crash n${node.id} losing ${lost} unflushed entries, down ${downMs} ms`);
+    this.#log(`crash n${node.id} losing ${before - disk.entries.length} unflushed batches, down ${downMs} ms`);
   }
 
   /** The driver: persist quorum state, write log ops, send, hold after-persist messages for the flush. */
@@ -413,19 +540,41 @@ export class Simulation {
     const disk = node.disk;
     if (ready.quorumState !== null) disk.pendingQuorumState = ready.quorumState;
     for (const op of ready.logOps) {
-      if (op.kind === 'truncate') {
-        this.#truncations++;
-        this.#log(`n${node.id} truncates to ${op.endOffset}`);
-        disk.entries.length = op.endOffset;
-        disk.flushedLength = Math.min(disk.flushedLength, op.endOffset);
-        node.verifiedLength = Math.min(node.verifiedLength, op.endOffset);
-      } else {
-        disk.entries.push(...op.entries);
+      switch (op.kind) {
+        case 'truncate':
+          this.#truncations++;
+          this.#log(`n${node.id} truncates to ${op.endOffset}`);
+          disk.entries = disk.entries.filter((e) => e.lastOffset < op.endOffset);
+          disk.flushedEnd = Math.min(disk.flushedEnd, op.endOffset);
+          node.verifiedOffset = Math.min(node.verifiedOffset, op.endOffset);
+          break;
+        case 'append':
+          disk.entries.push(...op.entries);
+          break;
+        case 'install-snapshot':
+          // Snapshot file first (durable), then the log restarts empty at its end.
+          this.#snapshotsInstalled++;
+          this.#log(`n${node.id} installs snapshot ${op.snapshot.id.endOffset}/${op.snapshot.id.epoch}`);
+          disk.snapshot = op.snapshot;
+          disk.entries = [];
+          disk.flushedEnd = op.snapshot.id.endOffset;
+          node.verifiedOffset = op.snapshot.id.endOffset;
+          break;
+        case 'delete-prefix': {
+          const start = op.snapshotId.endOffset;
+          if (disk.snapshot?.id.endOffset !== start) this.#fail(`n${node.id} deletes its log below ${start} without a durable snapshot there`);
+          disk.entries = disk.entries.filter((e) => e.baseOffset >= start);
+          disk.flushedEnd = Math.max(disk.flushedEnd, start);
+          node.verifiedOffset = Math.max(node.verifiedOffset, start);
+          break;
+        }
       }
     }
     for (const change of ready.roleChanges) this.#log(`n${node.id} ${change.from} -> ${change.to} e${change.epoch} leader ${change.leaderId}`);
+    if (ready.loadSnapshot !== null) this.#loadSnapshot(node, ready.loadSnapshot);
+    for (const entry of ready.committed) this.#commit(node, entry);
     for (const message of ready.messages) this.#transmit(message);
-    const unflushed = disk.entries.length > disk.flushedLength || disk.pendingQuorumState !== null;
+    const unflushed = diskEnd(disk) > disk.flushedEnd || disk.pendingQuorumState !== null;
     if (unflushed || node.flushScheduled) node.pendingAfterFlush.push(...ready.messagesAfterPersist);
     else for (const message of ready.messagesAfterPersist) this.#transmit(message);
     if (unflushed && !node.flushScheduled) {
@@ -436,13 +585,57 @@ export class Simulation {
     }
   }
 
+  /** State machine safety: a loaded snapshot is exactly the committed state at its offset. */
+  #loadSnapshot(node: SimNode, snapshot: SnapshotData): void {
+    const sm = decodeSnapshot(snapshot.bytes);
+    if (sm.offset !== snapshot.id.endOffset) this.#fail(`n${node.id} snapshot ${snapshot.id.endOffset} holds state at ${sm.offset}`);
+    const expected = this.#hashAt.get(sm.offset);
+    if (expected === undefined || expected !== sm.hash) this.#fail(`n${node.id} loaded snapshot ${sm.offset} whose state is not the committed state there`);
+    const last = this.#committed.entryAt(sm.offset - 1);
+    if (last?.epoch !== snapshot.id.epoch) this.#fail(`n${node.id} snapshot ${sm.offset} has epoch ${snapshot.id.epoch}, the committed batch there ${last?.epoch}`);
+    this.#log(`n${node.id} loads snapshot ${sm.offset}`);
+    node.sm = sm;
+  }
+
+  /** State machine safety: batches are applied in order, and every node applies the same batch at an offset. */
+  #commit(node: SimNode, entry: LogEntry): void {
+    if (entry.baseOffset !== node.sm.offset) this.#fail(`n${node.id} applies the batch at ${entry.baseOffset} after ${node.sm.offset}`);
+    const committedEnd = this.#committed.endOffset;
+    if (entry.baseOffset === committedEnd) {
+      this.#committed.append(entry);
+      this.#committedEpoch.set(entry.baseOffset, node.raft?.epoch ?? entry.epoch);
+      this.#hashAt.set(entry.lastOffset + 1, applyEntry(node.sm, entry).hash);
+    } else if (entry.baseOffset > committedEnd) {
+      this.#fail(`n${node.id} commits ${show(entry)} past the end of the committed log ${committedEnd}`);
+    } else {
+      const committed = this.#committed.entryAt(entry.baseOffset);
+      if (committed === undefined || !sameEntry(committed, entry)) {
+        this.#fail(`n${node.id} commits ${show(entry)} but ${committed === undefined ? 'nothing' : show(committed)} was committed there`);
+      }
+    }
+    node.sm = applyEntry(node.sm, entry);
+    if (this.#hashAt.get(node.sm.offset) !== node.sm.hash) this.#fail(`n${node.id} state at ${node.sm.offset} differs from the committed state`);
+  }
+
   #transmit(message: RaftMessage): void {
-    if (!this.#connected(message.sourceId, message.destinationId) || this.#rng.chance(this.#lossProbability)) return;
+    if (!this.#connected(message.sourceId, message.destinationId)) {
+      this.#maybeReportFailure(message);
+      return;
+    }
+    if (this.#rng.chance(this.#lossProbability)) return;
     const rng = this.#rng;
     // Mostly short delays, sometimes long ones: reordering comes from the spread.
     const delayMs = rng.chance(0.05) ? rng.int(50, 1500) : rng.int(1, 20);
     this.#queue.push(this.#nowMs + delayMs, { kind: 'deliver', message });
     if (rng.chance(0.01)) this.#queue.push(this.#nowMs + rng.int(1, 500), { kind: 'deliver', message }); // duplicate
+  }
+
+  /** A request that cannot reach its destination is reported back half the time (connection refused, timeout). */
+  #maybeReportFailure(message: RaftMessage): void {
+    if (!isRequest(message) || !this.#rng.chance(0.5)) return;
+    const sender = this.#node(message.sourceId);
+    if (sender.raft === null) return;
+    this.#queue.push(this.#nowMs + this.#rng.int(1, 300), { kind: 'failed', request: message, incarnation: sender.incarnation });
   }
 
   #connected(a: number, b: number): boolean {
@@ -462,6 +655,7 @@ export class Simulation {
     for (const node of this.#nodes) {
       const raft = node.raft;
       if (raft === null) continue;
+      if (!node.isVoter && raft.role !== 'unattached' && raft.role !== 'follower') this.#fail(`observer n${node.id} is ${raft.role}`);
       // At most one leader per epoch, across all incarnations.
       if (raft.role === 'leader') {
         const known = this.#leaderOfEpoch.get(raft.epoch);
@@ -475,23 +669,21 @@ export class Simulation {
       const hw = raft.highWatermark;
       if (hw < node.highWatermark) this.#fail(`n${node.id} high watermark went back ${node.highWatermark} -> ${hw}`);
       if (hw > raft.logEndOffset) this.#fail(`n${node.id} high watermark ${hw} beyond log end ${raft.logEndOffset}`);
+      if (node.sm.offset !== hw) this.#fail(`n${node.id} applied up to ${node.sm.offset}, its high watermark is ${hw}`);
       node.highWatermark = hw;
-      // Committed entries are never lost or changed: the prefix below each HW equals the committed log.
-      const log = raft.log;
-      if (full || log.length < node.verifiedLength) node.verifiedLength = 0;
-      for (let offset = node.verifiedLength; offset < hw; offset++) {
-        const entry = log[offset];
-        if (entry === undefined) this.#fail(`n${node.id} has no entry at ${offset} below its HW ${hw}`);
-        const committed = this.#committed[offset];
-        if (committed === undefined) {
-          this.#committed.push(entry);
-          this.#committedEpoch.push(raft.epoch);
+      // Committed entries are never lost or changed: the batches below each HW equal the committed log.
+      if (full || node.verifiedOffset < raft.logStartOffset) node.verifiedOffset = raft.logStartOffset;
+      let offset = node.verifiedOffset;
+      while (offset < hw) {
+        const entry = raft.entryAt(offset);
+        if (entry === undefined) this.#fail(`n${node.id} has no batch at ${offset} below its HW ${hw}`);
+        const committed = this.#committed.entryAt(offset);
+        if (committed === undefined || !sameEntry(committed, entry)) {
+          this.#fail(`n${node.id} holds ${show(entry)} but ${committed === undefined ? 'nothing' : show(committed)} was committed`);
         }
-        else if (!sameEntry(committed, entry)) {
-          this.#fail(`n${node.id} offset ${offset} is ${show(entry)} but ${show(committed)} was committed`);
-        }
+        offset = entry.lastOffset + 1;
       }
-      node.verifiedLength = Math.max(node.verifiedLength, hw);
+      node.verifiedOffset = Math.max(node.verifiedOffset, hw);
     }
     if (full) {
       // A leader of the highest epoch any live node has seen holds every committed entry (a deposed
@@ -502,25 +694,41 @@ export class Simulation {
           this.#checkLeaderCompleteness(node, node.raft.epoch, 'current leader is missing committed entries');
         }
       }
-      // Durability: the committed prefix is on the flushed disks of a majority, so it survives any crash.
+      // Durability: the committed prefix is on the flushed disks (snapshot + log) of a majority of voters,
+      // so it survives any crash.
+      const committedEnd = this.#committed.endOffset;
       let durable = 0;
       for (const node of this.#nodes) {
-        const disk = node.disk;
-        if (disk.flushedLength < this.#committed.length) continue;
-        if (this.#committed.every((entry, i) => disk.entries[i] !== undefined && sameEntry(entry, disk.entries[i]))) durable++;
+        if (node.isVoter && this.#durablyHolds(node.disk, committedEnd)) durable++;
       }
-      if (durable * 2 <= this.#nodes.length) this.#fail(`committed prefix of ${this.#committed.length} is durable on only ${durable} nodes`);
+      if (durable * 2 <= this.#voterIds.length) this.#fail(`committed prefix of ${committedEnd} offsets is durable on only ${durable} voters`);
     }
   }
 
+  #durablyHolds(disk: SimDisk, end: number): boolean {
+    let offset = disk.snapshot?.id.endOffset ?? 0;
+    if (offset > end || disk.flushedEnd < end) return false;
+    for (const entry of disk.entries) {
+      if (offset >= end) break;
+      const committed = this.#committed.entryAt(entry.baseOffset);
+      if (entry.baseOffset !== offset || committed === undefined || !sameEntry(entry, committed)) return false;
+      offset = entry.lastOffset + 1;
+    }
+    return offset >= end;
+  }
+
   #checkLeaderCompleteness(node: SimNode, epoch: number, what: string): void {
-    const log = node.raft?.log ?? [];
-    for (let offset = 0; offset < this.#committed.length; offset++) {
-      if ((this.#committedEpoch[offset] ?? 0) > epoch) continue;
-      const entry = log[offset];
-      const committed = this.#committed[offset];
-      if (entry === undefined || committed === undefined || !sameEntry(entry, committed)) {
-        this.#fail(`${what}: n${node.id} offset ${offset} has ${entry === undefined ? 'nothing' : show(entry)}`);
+    const raft = node.raft;
+    if (raft === null) return;
+    const snapshotEnd = raft.logStartOffset;
+    // Everything below the log start is in the leader's snapshot (checked when it was made or loaded).
+    if (snapshotEnd > 0 && this.#hashAt.get(snapshotEnd) === undefined) this.#fail(`${what}: n${node.id} log starts at ${snapshotEnd}, not a committed batch end`);
+    for (const committed of this.#committed.entries()) {
+      if (committed.lastOffset < snapshotEnd) continue;
+      if ((this.#committedEpoch.get(committed.baseOffset) ?? 0) > epoch) continue;
+      const entry = raft.entryAt(committed.baseOffset);
+      if (entry === undefined || !sameEntry(entry, committed)) {
+        this.#fail(`${what}: n${node.id} offset ${committed.baseOffset} has ${entry === undefined ? 'nothing' : show(entry)}`);
       }
     }
   }
@@ -533,21 +741,28 @@ export class Simulation {
   #fail(message: string): never {
     const seed = this.#options.seed;
     throw new SimulationFailure(
-      `seed ${seed} (${this.#voterIds.length} voters) failed after ${this.#events} events at ${this.#nowMs} ms: ${message}\n` +
+      `seed ${seed} (${this.#voterIds.length} voters, ${this.#nodes.length - this.#voterIds.length} observers) failed after ${this.#events} events at ${this.#nowMs} ms: ${message}\n` +
         `replay: RAFT_SIM_SEED=${seed} npx vitest run test/unit/raft/simulation.test.ts\n` +
         `last events:\n  ${this.#trace.join('\n  ')}`,
     );
   }
 }
 
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((byte, i) => byte === b[i]);
+}
+
 function sameEntry(a: LogEntry, b: LogEntry): boolean {
   if (a === b) return true;
-  if (a.offset !== b.offset || a.epoch !== b.epoch || a.type !== b.type || a.value.length !== b.value.length) return false;
-  return a.value.every((byte, i) => byte === b.value[i]);
+  if (a.baseOffset !== b.baseOffset || a.lastOffset !== b.lastOffset || a.epoch !== b.epoch || a.appendTimestamp !== b.appendTimestamp) return false;
+  if (a.type === 'data' && b.type === 'data') return a.records.length === b.records.length && a.records.every((r, i) => { const other = b.records[i]; return other !== undefined && sameBytes(r, other); });
+  if (a.type === 'leader-change' && b.type === 'leader-change') return a.leaderId === b.leaderId && a.grantingVoters.join() === b.grantingVoters.join() && a.voters.join() === b.voters.join();
+  return false;
 }
 
 function show(entry: LogEntry): string {
-  return `{offset ${entry.offset}, epoch ${entry.epoch}, ${entry.type} ${new TextDecoder().decode(entry.value)}}`;
+  const what = entry.type === 'data' ? entry.records.map((r) => new TextDecoder().decode(r)).join(',') : `leader ${entry.leaderId}`;
+  return `{${entry.baseOffset}..${entry.lastOffset}, epoch ${entry.epoch}, ${entry.type} ${what}}`;
 }
 
 function describe(message: RaftMessage): string {
@@ -559,8 +774,14 @@ function describe(message: RaftMessage): string {
       return `${base} e${message.leaderEpoch}${message.preVote ? ' pre' : ''} granted ${message.voteGranted}`;
     case 'FetchRequest':
       return `${base} e${message.currentLeaderEpoch} offset ${message.fetchOffset} lastEpoch ${message.lastFetchedEpoch}`;
-    case 'FetchResponse':
-      return `${base} e${message.leaderEpoch} err ${message.errorCode} hw ${message.highWatermark} records ${message.records.length}${message.divergingEpoch === null ? '' : ` diverging ${message.divergingEpoch.epoch}/${message.divergingEpoch.endOffset}`}`;
+    case 'FetchResponse': {
+      const extra = message.divergingEpoch !== null ? ` diverging ${message.divergingEpoch.epoch}/${message.divergingEpoch.endOffset}` : message.snapshotId !== null ? ` snapshot ${message.snapshotId.endOffset}/${message.snapshotId.epoch}` : '';
+      return `${base} e${message.leaderEpoch} err ${message.errorCode} hw ${message.highWatermark} batches ${message.records.length}${extra}`;
+    }
+    case 'FetchSnapshotRequest':
+      return `${base} e${message.currentLeaderEpoch} snapshot ${message.snapshotId.endOffset}/${message.snapshotId.epoch} at ${message.position}`;
+    case 'FetchSnapshotResponse':
+      return `${base} e${message.leaderEpoch} err ${message.errorCode} snapshot ${message.snapshotId.endOffset} at ${message.position} +${message.bytes.length}/${message.size}`;
     default:
       return `${base} e${message.leaderEpoch}`;
   }

@@ -1,4 +1,5 @@
-// Seeded simulation of 3- and 5-voter quorums (odd seeds: 3 voters, even seeds: 5 voters).
+// Seeded simulation of 3- and 5-voter quorums (odd seeds: 3 voters, even seeds: 5 voters), with 0-2
+// observers (seed % 3), snapshots and FetchSnapshot.
 // RAFT_SIM_SEED=<n> replays one seed exactly; RAFT_SIM_SEEDS=<count> changes how many run.
 import { describe, expect, it } from 'vitest';
 import { Simulation, type SimulationResult } from './simulation-harness.ts';
@@ -26,27 +27,42 @@ describe('raft simulation', () => {
     let committed = 0;
     let crashes = 0;
     let truncations = 0;
+    let snapshotsCreated = 0;
+    let snapshotsInstalled = 0;
+    let observers = 0;
     let maxEpoch = 0;
     let maxHealMs = 0;
+    const started = performance.now();
     for (let seed = 1; seed <= SEED_COUNT; seed++) {
       const result = runSeed(seed);
       events += result.events;
       committed += result.committed;
       crashes += result.crashes;
       truncations += result.truncations;
+      snapshotsCreated += result.snapshotsCreated;
+      snapshotsInstalled += result.snapshotsInstalled;
+      observers += result.observers;
       maxEpoch = Math.max(maxEpoch, result.maxEpoch);
       maxHealMs = Math.max(maxHealMs, result.healedInMs);
     }
     expect(maxHealMs).toBeLessThanOrEqual(HEAL_BOUND_MS);
     if (SEED_COUNT >= 100) {
       // A simulation that cannot fail is a defect: it must exercise commits, crashes, divergence
-      // (follower truncation) and repeated elections.
+      // (follower truncation), repeated elections, observers, and snapshots downloaded by laggards.
       expect(committed).toBeGreaterThan(SEED_COUNT * 10);
       expect(crashes).toBeGreaterThan(SEED_COUNT);
       expect(truncations).toBeGreaterThan(SEED_COUNT / 10);
       expect(maxEpoch).toBeGreaterThan(5);
+      expect(observers).toBeGreaterThan(SEED_COUNT / 2);
+      expect(snapshotsCreated).toBeGreaterThan(SEED_COUNT * 5);
+      expect(snapshotsInstalled).toBeGreaterThan(SEED_COUNT);
     }
-    console.log(`raft simulation: ${SEED_COUNT} seeds, ${events} events, ${committed} committed entries, ${crashes} crashes, ${truncations} truncations, max epoch ${maxEpoch}, worst heal ${maxHealMs} ms`);
+    const seconds = ((performance.now() - started) / 1000).toFixed(1);
+    console.log(
+      `raft simulation: ${SEED_COUNT} seeds in ${seconds} s, ${events} events, ${committed} committed offsets, ${crashes} crashes, ` +
+        `${truncations} truncations, ${snapshotsCreated} snapshots taken, ${snapshotsInstalled} installed by FetchSnapshot, ` +
+        `${observers} observers, max epoch ${maxEpoch}, worst heal ${maxHealMs} ms`,
+    );
   }, 60_000 + SEED_COUNT * 20);
 
   it('is deterministic: the same seed gives the same run', () => {

@@ -1,17 +1,21 @@
 // KRaft RPCs as the pure core sees them: decoded, already routed, shaped like Kafka's
-// Vote / BeginQuorumEpoch / EndQuorumEpoch / Fetch (KIP-595, pre-vote from KIP-996).
-// Differences from the wire format, all mapped by the driver:
+// Vote / BeginQuorumEpoch / EndQuorumEpoch / Fetch / FetchSnapshot (KIP-595, KIP-630, pre-vote from
+// KIP-996). Differences from the wire format, all mapped by the driver:
 // - an unknown leader is `null` rather than -1;
 // - single-partition (`__cluster_metadata-0`) only, so topic/partition arrays are flattened away;
-// - FetchResponse echoes `fetchOffset` and `lastFetchedEpoch` so a follower can tell whether a response
-//   still answers a question about its current log (the driver knows them from the correlation id);
-// - records are log entries (one entry per record batch in the real log).
-import type { LogEntry, OffsetAndEpoch } from './raft-log.ts';
+// - a response echoes what its request asked (FetchResponse: `fetchOffset` and `lastFetchedEpoch`;
+//   VoteResponse: `preVote`), so a receiver can tell whether it still answers a question about its current
+//   state (the driver knows them from the correlation id);
+// - records are log entries (one entry per record batch; offsets are record offsets).
+import type { LogEntry, OffsetAndEpoch, SnapshotId } from './raft-log.ts';
 
 export const RaftErrorCode = {
   NONE: 0,
   NOT_LEADER_OR_FOLLOWER: 6,
   FENCED_LEADER_EPOCH: 74,
+  INCONSISTENT_VOTER_SET: 94,
+  SNAPSHOT_NOT_FOUND: 98,
+  POSITION_OUT_OF_RANGE: 99,
 } as const;
 export type RaftErrorCode = (typeof RaftErrorCode)[keyof typeof RaftErrorCode];
 
@@ -25,6 +29,7 @@ export interface VoteRequest extends Envelope {
   readonly candidateEpoch: number;
   readonly candidateId: number;
   readonly lastOffsetEpoch: number;
+  /** The candidate's log end offset (Kafka's LastOffset field). */
   readonly lastOffset: number;
   /** KIP-996: a pre-vote asks "would you vote for me?" without bumping anybody's epoch. */
   readonly preVote: boolean;
@@ -79,11 +84,34 @@ export interface FetchResponse extends Envelope {
   readonly leaderEpoch: number;
   readonly leaderId: number | null;
   readonly highWatermark: number;
+  readonly logStartOffset: number;
   readonly fetchOffset: number;
   readonly lastFetchedEpoch: number;
   /** Kafka's DivergingEpoch {epoch, endOffset}: the follower truncates there and fetches again. */
   readonly divergingEpoch: { readonly epoch: number; readonly endOffset: number } | null;
+  /** Kafka's SnapshotId: the fetch offset is below the log start; download this snapshot (FetchSnapshot). */
+  readonly snapshotId: SnapshotId | null;
   readonly records: readonly LogEntry[];
+}
+
+export interface FetchSnapshotRequest extends Envelope {
+  readonly kind: 'FetchSnapshotRequest';
+  readonly currentLeaderEpoch: number;
+  readonly snapshotId: SnapshotId;
+  /** Byte position in the snapshot to read from. */
+  readonly position: number;
+}
+
+export interface FetchSnapshotResponse extends Envelope {
+  readonly kind: 'FetchSnapshotResponse';
+  readonly errorCode: RaftErrorCode;
+  readonly leaderEpoch: number;
+  readonly leaderId: number | null;
+  readonly snapshotId: SnapshotId;
+  /** Total size of the snapshot in bytes (-1 with an error). */
+  readonly size: number;
+  readonly position: number;
+  readonly bytes: Uint8Array;
 }
 
 export type RaftMessage =
@@ -94,6 +122,28 @@ export type RaftMessage =
   | EndQuorumEpochRequest
   | EndQuorumEpochResponse
   | FetchRequest
-  | FetchResponse;
+  | FetchResponse
+  | FetchSnapshotRequest
+  | FetchSnapshotResponse;
 
-export type { OffsetAndEpoch };
+export type RaftRequest = VoteRequest | BeginQuorumEpochRequest | EndQuorumEpochRequest | FetchRequest | FetchSnapshotRequest;
+export type RaftResponse = Exclude<RaftMessage, RaftRequest>;
+
+const RESPONSE_KIND = {
+  VoteRequest: 'VoteResponse',
+  BeginQuorumEpochRequest: 'BeginQuorumEpochResponse',
+  EndQuorumEpochRequest: 'EndQuorumEpochResponse',
+  FetchRequest: 'FetchResponse',
+  FetchSnapshotRequest: 'FetchSnapshotResponse',
+} as const;
+
+export function isRequest(message: RaftMessage): message is RaftRequest {
+  return message.kind in RESPONSE_KIND;
+}
+
+/** The response kind that answers a request kind. */
+export function responseKindOf(kind: RaftRequest['kind']): RaftResponse['kind'] {
+  return RESPONSE_KIND[kind];
+}
+
+export type { OffsetAndEpoch, SnapshotId };

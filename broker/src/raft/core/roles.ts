@@ -28,6 +28,11 @@
 //
 // A higher epoch always passes through Unattached first; the message that carried it is then handled in
 // the new epoch (so "Follower of a higher epoch" is Unattached -> Follower).
+// Observers (a local node that is not a voter: a broker) only ever are Unattached or Follower:
+//   Unattached  -> Unattached   on learning of a higher epoch
+//               -> Follower     on discovering the leader of epoch e (a fetch to any voter names it)
+//   Follower    -> Unattached   on learning of a higher epoch, or on fetch timeout (same epoch: an observer
+//                               holds no vote, so nothing is forgotten; it then looks for the leader again)
 // Restart: persisted {epoch, leaderId, votedId} restores Resigned (leaderId = self), Follower (leaderId
 // known), Voted (votedId known) or Unattached.
 
@@ -84,12 +89,35 @@ export class CandidateState {
   }
 }
 
-export interface ReplicaProgress {
+/** What the leader knows about a replica that fetches from it (Kafka's LeaderState.ReplicaState). */
+export interface FetchProgress {
   /** Highest fetchOffset seen from a valid (non-diverging) fetch: the replica's flushed log end. */
   endOffset: number;
+  /** False until the replica's first valid fetch in this epoch (DescribeQuorum then reports -1). */
+  fetched: boolean;
+  /** Last fetch or fetch-snapshot of any kind (check quorum, DescribeQuorum). */
   lastFetchMs: number;
+  /** Kafka's lastCaughtUpTimestamp: when the replica last had everything the leader had. -1 = never. */
+  lastCaughtUpMs: number;
+  /** The leader's log end at the replica's previous fetch (for lastCaughtUpMs). */
+  lastFetchLeaderEndOffset: number;
+}
+
+export interface ReplicaProgress extends FetchProgress {
   beginQuorumAcked: boolean;
   lastBeginQuorumSentMs: number;
+}
+
+/** Kafka's ReplicaState.updateFetchState: record a valid fetch at `fetchOffset`. */
+export function recordFetch(progress: FetchProgress, fetchOffset: number, leaderEndOffset: number, nowMs: number): void {
+  if (fetchOffset >= leaderEndOffset) progress.lastCaughtUpMs = Math.max(progress.lastCaughtUpMs, nowMs);
+  else if (progress.lastFetchLeaderEndOffset > 0 && fetchOffset >= progress.lastFetchLeaderEndOffset) {
+    progress.lastCaughtUpMs = Math.max(progress.lastCaughtUpMs, progress.lastFetchMs);
+  }
+  progress.lastFetchMs = nowMs;
+  progress.lastFetchLeaderEndOffset = leaderEndOffset;
+  progress.fetched = true;
+  if (fetchOffset > progress.endOffset) progress.endOffset = fetchOffset;
 }
 
 export class LeaderState {
@@ -97,20 +125,42 @@ export class LeaderState {
   readonly epoch: number;
   /** Offset of this epoch's leader-change entry; the HW may pass it only once that entry commits. */
   readonly epochStartOffset: number;
+  /** The other voters; only they count for the high watermark and check quorum. */
   readonly replicas = new Map<number, ReplicaProgress>();
+  /** Observers that fetched recently (DescribeQuorum only); forgotten after a session timeout. */
+  readonly observers = new Map<number, FetchProgress>();
   constructor(epoch: number, epochStartOffset: number, otherVoterIds: readonly number[], nowMs: number) {
     this.epoch = epoch;
     this.epochStartOffset = epochStartOffset;
     for (const id of otherVoterIds) {
       // Elected counts as contact: check-quorum grants every voter a full window to start fetching.
-      this.replicas.set(id, { endOffset: 0, lastFetchMs: nowMs, beginQuorumAcked: false, lastBeginQuorumSentMs: nowMs });
+      this.replicas.set(id, {
+        endOffset: 0,
+        fetched: false,
+        lastFetchMs: nowMs,
+        lastCaughtUpMs: -1,
+        lastFetchLeaderEndOffset: 0,
+        beginQuorumAcked: false,
+        lastBeginQuorumSentMs: nowMs,
+      });
     }
   }
 }
 
+/** The Fetch or FetchSnapshot a follower has in flight to its leader. */
 export interface InflightFetch {
-  readonly fetchOffset: number;
+  readonly kind: 'fetch' | 'snapshot';
   readonly sentAtMs: number;
+  /** Sent again at this time if still unanswered (sooner after a reported failure). */
+  retryAtMs: number;
+}
+
+/** A snapshot being downloaded from the leader with FetchSnapshot, chunk by chunk (KIP-630). */
+export interface SnapshotDownload {
+  readonly id: { readonly endOffset: number; readonly epoch: number };
+  readonly chunks: Uint8Array[];
+  /** Bytes received so far: the position of the next FetchSnapshot. */
+  received: number;
 }
 
 export class FollowerState {
@@ -120,6 +170,8 @@ export class FollowerState {
   readonly votedId: number | null;
   fetchDeadlineMs: number;
   inflightFetch: InflightFetch | null = null;
+  /** Set while the log is below the leader's log start and its snapshot is being downloaded. */
+  fetchingSnapshot: SnapshotDownload | null = null;
   /** A fetch is owed as soon as the log is flushed. */
   fetchAfterFlush = false;
   /** The leader sent EndQuorumEpoch: it is gone, so pre-votes may be granted (KIP-996). */
@@ -191,9 +243,10 @@ export function leaderIdOf(role: RoleState, localId: number): number | null {
 }
 
 /** Preconditions of every transition; RaftNode checks vote counts and log rules before calling. */
-export function assertTransition(from: RoleState, to: RoleState, localId: number): void {
+export function assertTransition(from: RoleState, to: RoleState, localId: number, isVoter = true): void {
   const label = `${from.kind}(e${from.epoch}) -> ${to.kind}(e${to.epoch})`;
   assert(LEGAL_TRANSITIONS[from.kind].includes(to.kind), `illegal transition ${label}`);
+  assert(isVoter || to.kind === 'unattached' || to.kind === 'follower', `an observer cannot become ${to.kind}: ${label}`);
   assert(to.epoch >= from.epoch, `epoch went backwards: ${label}`);
   const fromVote = votedIdOf(from, localId);
   switch (to.kind) {
