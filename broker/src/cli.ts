@@ -30,7 +30,8 @@ async function main(): Promise<number> {
     return 2;
   }
   for (const warning of loaded.warnings) logger.warn(warning);
-  const broker = new Broker(brokerSettings(loaded.config), logger);
+  // An unrecoverable metadata quorum error (I/O, invariant): exit non-zero so a supervisor restarts us.
+  const broker = new Broker(brokerSettings(loaded.config), logger, { onFatalError: () => process.exit(1) });
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) return;

@@ -21,7 +21,8 @@ export interface AdminDeps {
   readonly controller: Controller;
   readonly image: MetadataImage;
   readonly clusterId: () => string;
-  readonly nodeId: number;
+  /** The controller id DescribeCluster reports (a live broker, which forwards, as in Kafka). */
+  readonly controllerId: () => number;
 }
 
 export function createAdminHandlers(deps: AdminDeps): HandlerTable {
@@ -39,7 +40,7 @@ export function createAdminHandlers(deps: AdminDeps): HandlerTable {
     }
     response.endpointType = ENDPOINT_TYPE_BROKER;
     response.clusterId = deps.clusterId();
-    response.controllerId = deps.nodeId;
+    response.controllerId = deps.controllerId();
     for (const b of listenerBrokers(deps.image, ctx.listenerName)) {
       const out = defaultDescribeClusterResponseDescribeClusterBroker();
       out.brokerId = b.id;

@@ -143,7 +143,8 @@ export class BrokerLifecycle {
       if (this.stopped || this.stateValue === 'pending_controlled_shutdown') return;
       this.beating = this.heartbeatOnce(this.options.heartbeatIntervalMs * 2)
         .catch((error: unknown) => { this.options.logger.warn({ err: error }, 'broker heartbeat failed; retrying'); })
-        .finally(() => { this.beating = null; this.schedule(this.options.heartbeatIntervalMs); });
+        // While fenced (catching up), beat quickly so the broker is unfenced as soon as it may be (as Kafka).
+        .finally(() => { this.beating = null; this.schedule(this.stateValue === 'running' ? this.options.heartbeatIntervalMs : Math.min(50, this.options.heartbeatIntervalMs)); });
     }, delayMs);
     this.timer.unref();
   }

@@ -135,7 +135,8 @@ export class ControllerChannel {
     const { controllers } = this.options;
     if (controllers.length === 0) throw new ControllerUnavailableError('no controllers are configured (controller.quorum.voters)');
     // The known leader, else each controller in turn: a non-leader answers NOT_CONTROLLER and we move on.
-    const target = controllers.find((c) => c.id === leader) ?? controllers[this.nextGuess++ % controllers.length] as ControllerAddress;
+    const target = controllers.find((c) => c.id === leader) ?? controllers[this.nextGuess++ % controllers.length];
+    if (target === undefined) throw new ControllerUnavailableError('no controller address to try');
     const connection = await KafkaConnection.open({
       host: target.host, port: target.port, clientId: this.options.clientId,
       connectTimeoutMs: 5000, requestTimeoutMs: this.options.requestTimeoutMs ?? 30_000,

@@ -6,7 +6,7 @@
 import {
   defaultAllocateProducerIdsResponse, defaultAlterConfigsResponse, defaultBrokerHeartbeatResponse, defaultBrokerRegistrationResponse,
   defaultCreatePartitionsResponse, defaultCreateTopicsResponse, defaultCreateTopicsResponseCreatableTopicResult,
-  defaultDeleteTopicsResponse, defaultDeleteTopicsResponseDeletableTopicResult, defaultElectLeadersResponse,
+  defaultDeleteTopicsResponse, defaultDeleteTopicsResponseDeletableTopicResult, defaultDescribeQuorumResponse, defaultElectLeadersResponse,
   defaultIncrementalAlterConfigsResponse, defaultUnregisterBrokerResponse,
   type ApiKey, type RequestByApiKey, type ResponseByApiKey,
 } from '../protocol/generated/index.ts';
@@ -18,7 +18,8 @@ const MESSAGE = 'This is not the active controller of the cluster.';
 
 /** APIs the active controller answers (besides the raft RPCs and ApiVersions). */
 export const CONTROLLER_APIS = [19, 20, 33, 37, 43, 44, 62, 63, 64, 67] as const;
-export type ControllerApiKey = (typeof CONTROLLER_APIS)[number];
+/** Controller-bound APIs, including DescribeQuorum (answered by the quorum leader). */
+export type ControllerApiKey = (typeof CONTROLLER_APIS)[number] | 55;
 
 export function notControllerResponse<K extends ControllerApiKey>(apiKey: K, request: RequestByApiKey[K]): ResponseByApiKey[K] {
   return build(apiKey, request) as ResponseByApiKey[K];
@@ -54,6 +55,8 @@ function build(apiKey: ControllerApiKey, request: RequestByApiKey[ApiKey]): Resp
     }
     case 43:
       return { ...defaultElectLeadersResponse(), errorCode: NOT_CONTROLLER };
+    case 55:
+      return { ...defaultDescribeQuorumResponse(), errorCode: NOT_CONTROLLER, errorMessage: null };
     case 44: {
       const r = request as RequestByApiKey[44];
       return {

@@ -22,10 +22,9 @@ import { ErrorCode } from '../protocol/error-codes.ts';
 import { metadataRecord, type MetadataRecord } from '../metadata/metadata-record.ts';
 import { NO_LEADER, NO_LEADER_CHANGE, type BrokerRegistration, type MetadataImage, type PartitionState } from '../metadata/metadata-image.ts';
 
-/** BrokerRegistrationChangeRecord fencing values. */
+/** BrokerRegistrationChangeRecord fencing values (-1 unfences; unfencing is written as UnfenceBrokerRecord). */
 const FENCING_UNCHANGED = 0;
 const FENCE = 1;
-const UNFENCE = -1;
 const SHUTDOWN_UNCHANGED = 0;
 const IN_CONTROLLED_SHUTDOWN = 1;
 
@@ -47,6 +46,8 @@ export class ClusterControl {
   private readonly options: ClusterControlOptions;
   /** Broker id -> last heartbeat (or registration) time, for brokers whose session is tracked. */
   private readonly lastContactMs = new Map<number, number>();
+  /** Brokers heard from (registration or heartbeat) since this controller became active. */
+  private readonly heardFrom = new Set<number>();
 
   constructor(options: ClusterControlOptions) {
     this.options = options;
@@ -59,7 +60,8 @@ export class ClusterControl {
   /** On becoming the active controller: every registered broker gets a fresh session. */
   activate(nowMs: number): void {
     this.lastContactMs.clear();
-    for (const broker of this.image.brokers.values()) this.lastContactMs.set(broker.id, nowMs);
+    this.heardFrom.clear();
+    for (const broker of this.image.brokers.values()) if (!broker.fenced) this.lastContactMs.set(broker.id, nowMs);
   }
 
   register(request: BrokerRegistrationRequest, nowMs: number): Decision<BrokerRegistrationResponse> {
@@ -67,8 +69,10 @@ export class ClusterControl {
     const refuse = (errorCode: number): Decision<BrokerRegistrationResponse> => ({ records: [], response: { ...response, errorCode } });
     if (request.clusterId !== this.options.clusterId) return refuse(ErrorCode.INCONSISTENT_CLUSTER_ID);
     const existing = this.image.brokers.get(request.brokerId);
-    if (existing !== undefined && existing.incarnationId !== request.incarnationId && this.sessionAlive(existing.id, nowMs)) {
-      // Another live process holds this id (two brokers configured with one node.id).
+    if (existing !== undefined && existing.incarnationId !== request.incarnationId && !existing.fenced
+      && this.sessionAlive(existing.id, nowMs) && this.heardFrom.has(existing.id)) {
+      // Another live process holds this id (two brokers configured with one node.id). A session granted only
+      // by this controller's activation (nothing heard since) does not count: that is a restarted broker.
       return refuse(ErrorCode.DUPLICATE_BROKER_REGISTRATION);
     }
     for (const [name, level] of this.options.finalizedFeatures()) {
@@ -96,6 +100,7 @@ export class ClusterControl {
       logDirs: [...request.logDirs],
     }));
     this.lastContactMs.set(request.brokerId, nowMs);
+    this.heardFrom.add(request.brokerId);
     return { records, response: { ...response, brokerEpoch: epoch } };
   }
 
@@ -105,6 +110,7 @@ export class ClusterControl {
     if (broker === undefined) return { records: [], response: { ...response, errorCode: ErrorCode.BROKER_ID_NOT_REGISTERED } };
     if (broker.epoch !== request.brokerEpoch) return { records: [], response: { ...response, errorCode: ErrorCode.STALE_BROKER_EPOCH } };
     this.lastContactMs.set(broker.id, nowMs);
+    this.heardFrom.add(broker.id);
     const caughtUp = broker.registeredAtOffset >= 0n && request.currentMetadataOffset >= broker.registeredAtOffset;
     const base = { ...response, isCaughtUp: caughtUp };
 

@@ -81,8 +81,13 @@ export class MetadataImage {
   private applyingOffset = -1n;
   private readonly listeners: MetadataListener[] = [];
 
-  onChange(listener: MetadataListener): void {
+  /** Calls `listener` after every applied batch; returns a function that unsubscribes it. */
+  onChange(listener: MetadataListener): () => void {
     this.listeners.push(listener);
+    return () => {
+      const i = this.listeners.indexOf(listener);
+      if (i >= 0) this.listeners.splice(i, 1);
+    };
   }
 
   /** Applies one committed batch, then tells the listeners. */

@@ -8,7 +8,7 @@ import { defaultBrokerHeartbeatRequest, defaultBrokerRegistrationRequest } from 
 
 const CLUSTER = 'c1-AAAAAAAAAAAAAAAAAAA';
 const TOPIC_ID = 'AAAAAAAAAAAAAAAAAAAAAQ' as Uuid;
-const incarnation = (n: number): Uuid => `AAAAAAAAAAAAAAAAAAAAA${String.fromCharCode(65 + n)}` as Uuid;
+const incarnation = (n: number): Uuid => `AAAAAAAAAAAAAAAAAAAAA${String.fromCharCode(65 + n)}`;
 
 function setup(): { image: MetadataImage; control: ClusterControl; commit: (records: readonly MetadataRecord[]) => void } {
   const image = new MetadataImage();
@@ -150,5 +150,17 @@ describe('ClusterControl', () => {
     expect(s.image.brokers.has(1)).toBe(false);
     expect(s.image.topicPartition('t', 0)).toMatchObject({ leader: 2, isr: [2] });
     expect(s.control.unregister(1).errorCode).toBe(ErrorCode.BROKER_ID_NOT_REGISTERED);
+  });
+});
+
+describe('ClusterControl after a controller failover', () => {
+  it('accepts a restarted broker (new incarnation) that nobody heard from since activation, refuses one heard from', () => {
+    const s = setup();
+    liveBrokers(s, [1, 2]);
+    s.control.activate(100_000);
+    expect(s.control.register(registration(1, incarnation(7)), 100_500).response.errorCode).toBe(ErrorCode.NONE);
+    const epoch2 = s.image.brokers.get(2)?.epoch ?? 0n;
+    s.control.heartbeat(heartbeat(2, epoch2, s.image.lastAppliedOffset), 100_600);
+    expect(s.control.register(registration(2, incarnation(7)), 100_700).response.errorCode).toBe(ErrorCode.DUPLICATE_BROKER_REGISTRATION);
   });
 });

@@ -57,3 +57,33 @@ describe('metadata snapshot records', () => {
     expect(image.lastAppliedOffset).toBe(-1n);
   });
 });
+
+describe('MetadataLoader snapshot policy', () => {
+  it('snapshots the image after enough bytes, at the end of the batch that crossed the threshold', async () => {
+    const { MetadataLoader } = await import('../../../broker/src/metadata/metadata-loader.ts');
+    const pino = (await import('pino')).default;
+    const snapshots: { end: bigint; epoch: number; records: number }[] = [];
+    const quorum = {
+      propose: () => Promise.reject(new Error('not used')),
+      createSnapshot: (end: bigint, epoch: number, records: readonly Buffer[]) => { snapshots.push({ end, epoch, records: records.length }); return Promise.resolve(); },
+    };
+    const image = new MetadataImage();
+    const loader = new MetadataLoader(image, quorum, pino({ level: 'silent' }), { maxBytesBetweenSnapshots: 200, maxIntervalMs: 0 });
+    let offset = 0n;
+    const commit = (name: string): void => {
+      const records = [encodeMetadataRecord(metadataRecord(4, { resourceType: ConfigResourceType.broker, resourceName: '', name, value: 'x'.repeat(40) }))];
+      loader.handleCommit({ baseOffset: offset, lastOffset: offset, epoch: 3, appendTimestamp: 0, records });
+      offset += 1n;
+    };
+    for (let i = 0; i < 3; i++) commit(`k${i}`);
+    expect(snapshots).toEqual([]);
+    commit('k3');
+    await Promise.resolve();
+    expect(snapshots).toEqual([{ end: 4n, epoch: 3, records: 4 }]);
+    // Loading a snapshot replaces the image.
+    loader.handleLoadSnapshot({ offset: 10n, epoch: 4, records: [encodeMetadataRecord(metadataRecord(12, { name: 'metadata.version', featureLevel: 25 }))] });
+    expect(image.configs.size).toBe(0);
+    expect(image.features.get('metadata.version')).toBe(25);
+    expect(image.lastAppliedOffset).toBe(9n);
+  });
+});

@@ -118,6 +118,7 @@ final class CompatClient {
   static String run(String bootstrap, String command, Map<String, List<String>> opts) throws Exception {
     return switch (command) {
       case "metadata" -> metadata(bootstrap, opts);
+      case "describe-quorum" -> describeQuorum(bootstrap);
       case "create" -> create(bootstrap, opts);
       case "describe-topic" -> describeTopic(bootstrap, opts);
       case "produce" -> produce(bootstrap, opts);
@@ -193,6 +194,30 @@ final class CompatClient {
 
   static <T> T get(KafkaFuture<T> f) throws Exception {
     return f.get(ADMIN_TIMEOUT_MS, TimeUnit.MILLISECONDS);
+  }
+
+  /** Admin.describeMetadataQuorum (what kafka-metadata-quorum describe --status/--replication prints). */
+  static String describeQuorum(String bootstrap) throws Exception {
+    try (Admin admin = Admin.create(adminProps(bootstrap))) {
+      org.apache.kafka.clients.admin.QuorumInfo info = get(admin.describeMetadataQuorum().quorumInfo());
+      StringBuilder out = new StringBuilder("{\"leaderId\":").append(info.leaderId())
+          .append(",\"leaderEpoch\":").append(info.leaderEpoch())
+          .append(",\"highWatermark\":").append(info.highWatermark());
+      for (String kind : List.of("voters", "observers")) {
+        List<org.apache.kafka.clients.admin.QuorumInfo.ReplicaState> replicas = kind.equals("voters") ? info.voters() : info.observers();
+        out.append(",\"").append(kind).append("\":[");
+        for (int i = 0; i < replicas.size(); i++) {
+          org.apache.kafka.clients.admin.QuorumInfo.ReplicaState r = replicas.get(i);
+          if (i > 0) out.append(',');
+          out.append("{\"replicaId\":").append(r.replicaId())
+              .append(",\"logEndOffset\":").append(r.logEndOffset())
+              .append(",\"lastFetchTimestamp\":").append(r.lastFetchTimestamp().orElse(-1L))
+              .append(",\"lastCaughtUpTimestamp\":").append(r.lastCaughtUpTimestamp().orElse(-1L)).append('}');
+        }
+        out.append(']');
+      }
+      return out.append('}').toString();
+    }
   }
 
   static String metadata(String bootstrap, Map<String, List<String>> opts) throws Exception {
