@@ -31,7 +31,8 @@ async function reservePorts(count: number): Promise<number[]> {
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function httpGet(url: string, timeoutMs: number): Promise<{ status: number; body: string } | null> {
+/** GET with a deadline; null when the server cannot be reached. */
+export async function httpGet(url: string, timeoutMs: number): Promise<{ status: number; body: string } | null> {
   try {
     const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
     return { status: res.status, body: await res.text() };

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO } from './tools.ts';
 import { tail } from './proc.ts';
+import { httpGet } from './broker.ts';
 
 const START_TIMEOUT_MS = 60_000;
 const MAX_LOG_CHARS = 2 * 1024 * 1024;
@@ -51,15 +52,6 @@ async function freePort(host: string): Promise<number> {
       server.close(() => (address !== null && typeof address !== 'string' ? resolve(address.port) : reject(new Error('no port'))));
     });
   });
-}
-
-async function httpGet(url: string, timeoutMs: number): Promise<{ status: number; body: string } | null> {
-  try {
-    const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
-    return { status: res.status, body: await res.text() };
-  } catch {
-    return null;
-  }
 }
 
 export class TestCluster {
