@@ -63,6 +63,9 @@ function dataVolumeClaim(cluster: KafkaCluster, pool: NodePool): PersistentVolum
   };
 }
 
+/** The group the broker image runs as (Dockerfile.broker `USER 1000:1000`). */
+export const BROKER_IMAGE_GID = 1000;
+
 export function buildStatefulSet(cluster: KafkaCluster, pool: NodePool): StatefulSet {
   const storage = pool.storage;
   const claim = dataVolumeClaim(cluster, pool);
@@ -108,6 +111,9 @@ export function buildStatefulSet(cluster: KafkaCluster, pool: NodePool): Statefu
         },
         spec: {
           terminationGracePeriodSeconds: TERMINATION_GRACE_PERIOD_SECONDS,
+          // The image runs as uid/gid 1000 (Dockerfile.broker): volumes that provisioners create root-owned
+          // become group-writable for it. OnRootMismatch skips the recursive chown on every later start.
+          securityContext: { fsGroup: BROKER_IMAGE_GID, fsGroupChangePolicy: 'OnRootMismatch' },
           containers: [container],
           volumes,
           ...(pool.rackLabel === undefined
