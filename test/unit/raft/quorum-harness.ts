@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { expect } from 'vitest';
 import { MetadataQuorum, type CommittedBatch, type LeaderAndEpoch, type LoadedSnapshot, type MetadataQuorumOptions, type RaftListener, type RaftTimingOverrides } from '../../../broker/src/raft/driver/metadata-quorum.ts';
-import { ApiKeys, RAFT_API_VERSIONS } from '../../../broker/src/raft/driver/wire.ts';
+import { ApiKeys, KRAFT_VERSION_FEATURE, RAFT_API_VERSIONS } from '../../../broker/src/raft/driver/wire.ts';
 import { SocketServer } from '../../../broker/src/server/socket-server.ts';
 import type { ApiKey, ApiVersionsResponse } from '../../../broker/src/protocol/generated/index.ts';
 import type { Handler, HandlerTable } from '../../../broker/src/server/request-context.ts';
@@ -92,7 +92,8 @@ function apiVersionsResponse(): ApiVersionsResponse {
     errorCode: 0,
     apiKeys: [{ apiKey: ApiKeys.API_VERSIONS, minVersion: 0, maxVersion: 4 }, ...[...RAFT_API_VERSIONS].map(([apiKey, r]) => ({ apiKey, minVersion: r.min, maxVersion: r.max }))],
     throttleTimeMs: 0,
-    supportedFeatures: [],
+    // KIP-853: the kraft.version range this node supports (AddRaftVoter asks the new voter for it).
+    supportedFeatures: [{ name: KRAFT_VERSION_FEATURE.name, minVersion: KRAFT_VERSION_FEATURE.minVersion, maxVersion: KRAFT_VERSION_FEATURE.maxVersion }],
     finalizedFeaturesEpoch: -1n,
     finalizedFeatures: [],
     zkMigrationReady: false,

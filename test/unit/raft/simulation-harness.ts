@@ -6,6 +6,10 @@
 // Voters are nodes 1..n; some seeds add observers (nodes n+1..), which follow the leader without voting.
 // Every node runs a state machine (a rolling hash of the committed records) that takes snapshots now and
 // then, so slow or restarted replicas are forced onto FetchSnapshot.
+// Membership (KIP-853) depends on the seed too: static voters (controller.quorum.voters), or dynamic
+// voters bootstrapped like `kafka-storage format --standalone` (node 1 alone) or `--initial-controllers`
+// (nodes 1..n), found through bootstrap servers (nodes 1 and 2); during the fault phase the leader is asked
+// to add, remove and update voters one at a time (nodes may be added, removed, the leader itself too).
 // The same seed always produces the same run. Invariants are checked after every event.
 
 import {
@@ -17,7 +21,8 @@ import {
   type SnapshotData,
 } from '../../../broker/src/raft/core/raft-node.ts';
 import { isRequest, type RaftMessage, type RaftRequest } from '../../../broker/src/raft/core/messages.ts';
-import { RaftLog, type LogEntry } from '../../../broker/src/raft/core/raft-log.ts';
+import { RaftLog, voterSetOf, type LogEntry } from '../../../broker/src/raft/core/raft-log.ts';
+import { sameVoterSet, voterIdsOf, type VoterNode, type VoterSet } from '../../../broker/src/raft/core/voter-set.ts';
 
 // ---- deterministic randomness ----------------------------------------------------------------------
 
@@ -50,7 +55,9 @@ export class SeededRandom {
 // ---- event queue -----------------------------------------------------------------------------------
 
 type SimEvent =
-  | { readonly kind: 'deliver'; readonly message: RaftMessage }
+  /** `alias`: the request was sent to a bootstrap server id (negative) that maps to the destination node. */
+  | { readonly kind: 'deliver'; readonly message: RaftMessage; readonly alias?: number }
+  | { readonly kind: 'reconfigure' }
   | { readonly kind: 'failed'; readonly request: RaftRequest; readonly incarnation: number }
   | { readonly kind: 'tick'; readonly nodeId: number; readonly incarnation: number }
   | { readonly kind: 'flush'; readonly nodeId: number; readonly incarnation: number }
@@ -137,6 +144,7 @@ interface StateMachine {
 
 interface SimNode {
   readonly id: number;
+  /** Static membership only: a voter of controller.quorum.voters (dynamic membership asks the core). */
   readonly isVoter: boolean;
   readonly disk: SimDisk;
   raft: RaftNode | null; // null while crashed
@@ -177,7 +185,19 @@ export interface SimulationResult {
   /** Snapshots downloaded with FetchSnapshot and installed. */
   readonly snapshotsInstalled: number;
   readonly healedInMs: number;
+  readonly membership: Membership;
+  /** Voter changes requested of a leader / accepted by it / committed (AddRaftVoter, RemoveRaftVoter, UpdateRaftVoter). */
+  readonly voterChangesRequested: number;
+  readonly voterChangesAccepted: number;
+  readonly voterChangesCommitted: number;
+  /** Largest voter set seen committed. */
+  readonly maxVoters: number;
+  /** Leaders that resigned after committing their own removal. */
+  readonly removedLeaders: number;
 }
+
+/** static: controller.quorum.voters; standalone / initial: dynamic voters from a bootstrap checkpoint. */
+export type Membership = 'static' | 'standalone' | 'initial';
 
 export class SimulationFailure extends Error {
   override readonly name = 'SimulationFailure';
@@ -191,6 +211,26 @@ export function votersForSeed(seed: number): number {
 /** Observers (brokers) on two seeds out of three. */
 export function observersForSeed(seed: number): number {
   return seed % 3;
+}
+
+/** A third of the seeds each. */
+export function membershipForSeed(seed: number): Membership {
+  const modes: readonly Membership[] = ['static', 'standalone', 'initial'];
+  return modes[Math.floor(seed / 2) % 3] ?? 'static';
+}
+
+/** Bootstrap servers (controller.quorum.bootstrap.servers) of dynamic seeds: ids -2, -3 are nodes 1, 2. */
+const BOOTSTRAP_IDS = [-2, -3] as const;
+const bootstrapNode = (alias: number): number => -alias - 1;
+const MAX_SIM_VOTERS = 5;
+const MAX_UNCOMMITTED = 60;
+
+function directoryIdOf(id: number): string {
+  return `sim-directory-${id}`;
+}
+
+function voterNodeOf(id: number, port = 9093): VoterNode {
+  return { id, directoryId: directoryIdOf(id), endpoints: [{ name: 'CONTROLLER', host: `node-${id}`, port }], kraftVersion: { min: 0, max: 1 } };
 }
 
 const TRACE_MAX = Number(process.env.RAFT_SIM_TRACE ?? 40);
@@ -209,19 +249,37 @@ function applyEntry(sm: StateMachine, entry: LogEntry): StateMachine {
   return { offset: entry.lastOffset + 1, hash };
 }
 
-/** A snapshot's content: offset and hash, padded so that downloads take a varying number of chunks. */
-function encodeSnapshot(sm: StateMachine, padding: number): Uint8Array {
-  const bytes = new Uint8Array(12 + padding);
+/**
+ * A snapshot's content: offset, hash and the voter set in effect (dynamic membership), padded so that
+ * downloads take a varying number of chunks.
+ */
+function encodeSnapshot(sm: StateMachine, padding: number, voters: VoterSet | null): Uint8Array {
+  // Compact (small snapshot chunks make every byte a round trip): the simulation's voters are voterNodeOf(id, port).
+  const json = new TextEncoder().encode(voters === null ? '' : voters.map((v) => (v.endpoints[0]?.port === 9093 ? `${v.id}` : `${v.id}:${v.endpoints[0]?.port ?? 0}`)).join(','));
+  const bytes = new Uint8Array(16 + json.length + padding);
   const view = new DataView(bytes.buffer);
   view.setFloat64(0, sm.offset);
   view.setUint32(8, sm.hash);
-  for (let i = 12; i < bytes.length; i++) bytes[i] = i & 0xff;
+  view.setUint32(12, json.length);
+  bytes.set(json, 16);
+  for (let i = 16 + json.length; i < bytes.length; i++) bytes[i] = i & 0xff;
   return bytes;
 }
 
-function decodeSnapshot(bytes: Uint8Array): StateMachine {
+function decodeSnapshot(bytes: Uint8Array): StateMachine & { readonly voters: VoterSet | null } {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  return { offset: view.getFloat64(0), hash: view.getUint32(8) };
+  const length = view.getUint32(12);
+  const voters =
+    length === 0
+      ? null
+      : new TextDecoder()
+          .decode(bytes.subarray(16, 16 + length))
+          .split(',')
+          .map((v) => {
+            const [id, port] = v.split(':').map(Number);
+            return voterNodeOf(id ?? 0, port);
+          });
+  return { offset: view.getFloat64(0), hash: view.getUint32(8), voters };
 }
 
 function diskEnd(disk: SimDisk): number {
@@ -248,6 +306,16 @@ export class Simulation {
    * committed after it was elected).
    */
   readonly #committedEpoch = new Map<number, number>();
+  readonly #membership: Membership;
+  /** Dynamic membership: the voter set of the bootstrap checkpoint. */
+  readonly #bootstrapVoters: VoterSet | null;
+  /** Voter sets in the committed log, by the offset of their VotersRecord. */
+  readonly #committedVoters: { readonly offset: number; readonly voters: VoterSet }[] = [];
+  #voterChangesRequested = 0;
+  #voterChangesAccepted = 0;
+  #voterChangesCommitted = 0;
+  #maxVoters = 0;
+  #removedLeaders = 0;
   #nowMs = 0;
   #events = 0;
   #crashes = 0;
@@ -271,8 +339,14 @@ export class Simulation {
     const voters = votersForSeed(options.seed);
     const observers = observersForSeed(options.seed);
     this.#voterIds = Array.from({ length: voters }, (_, i) => i + 1);
+    this.#membership = membershipForSeed(options.seed);
+    // `--standalone`: node 1 alone; `--initial-controllers`: nodes 1..n. The others start empty.
+    this.#bootstrapVoters = this.#membership === 'static' ? null : (this.#membership === 'standalone' ? [1] : this.#voterIds).map((id) => voterNodeOf(id));
+    this.#maxVoters = this.#bootstrapVoters?.length ?? voters;
     for (let id = 1; id <= voters + observers; id++) {
-      const disk: SimDisk = { quorumState: null, pendingQuorumState: null, snapshot: null, entries: [], flushedEnd: 0 };
+      const bootstrap = this.#bootstrapVoters !== null && this.#bootstrapVoters.some((v) => v.id === id);
+      const checkpoint: SnapshotData | null = bootstrap ? { id: { endOffset: 0, epoch: 0 }, bytes: encodeSnapshot({ offset: 0, hash: HASH_SEED }, 0, this.#bootstrapVoters) } : null;
+      const disk: SimDisk = { quorumState: null, pendingQuorumState: null, snapshot: checkpoint, entries: [], flushedEnd: 0 };
       const node: SimNode = {
         id,
         isVoter: id <= voters,
@@ -295,6 +369,7 @@ export class Simulation {
     this.#queue.push(this.#rng.int(100, 500), { kind: 'chaos' });
     this.#queue.push(this.#rng.int(50, 200), { kind: 'propose' });
     this.#queue.push(this.#rng.int(500, 3000), { kind: 'snapshot' });
+    if (this.#membership !== 'static') this.#queue.push(this.#rng.int(500, 1500), { kind: 'reconfigure' });
     this.#queue.push(this.#options.chaosMs, { kind: 'heal' });
     const healAtMs = this.#options.chaosMs;
     let healedInMs: number;
@@ -332,6 +407,12 @@ export class Simulation {
       snapshotsCreated: this.#snapshotsCreated,
       snapshotsInstalled: this.#snapshotsInstalled,
       healedInMs,
+      membership: this.#membership,
+      voterChangesRequested: this.#voterChangesRequested,
+      voterChangesAccepted: this.#voterChangesAccepted,
+      voterChangesCommitted: this.#voterChangesCommitted,
+      maxVoters: this.#maxVoters,
+      removedLeaders: this.#removedLeaders,
     };
   }
 
@@ -344,13 +425,28 @@ export class Simulation {
         const node = this.#node(message.destinationId);
         if (node.raft === null || !this.#connected(message.sourceId, message.destinationId)) {
           this.#log(`drop ${describe(message)}`);
-          this.#maybeReportFailure(message);
+          this.#maybeReportFailure(message, event.alias);
           return;
         }
-        this.#log(`deliver ${describe(message)}`);
-        this.#apply(node, node.raft.receive(message, this.#nowMs));
+        this.#log(`deliver ${describe(message)}${event.alias === undefined ? '' : ` (bootstrap ${event.alias})`}`);
+        const ready = node.raft.receive(message, this.#nowMs);
+        const alias = event.alias;
+        if (alias === undefined) {
+          this.#apply(node, ready);
+          return;
+        }
+        // The sender asked a bootstrap server: the answer comes from that address (the driver reports
+        // it under the id it sent to).
+        const fromAlias = (m: RaftMessage): RaftMessage => (!isRequest(m) && m.destinationId === message.sourceId ? { ...m, sourceId: alias } : m);
+        this.#apply(node, { ...ready, messages: ready.messages.map(fromAlias), messagesAfterPersist: ready.messagesAfterPersist.map(fromAlias) });
         return;
       }
+      case 'reconfigure':
+        if (!this.#healed) {
+          this.#reconfigure();
+          this.#queue.push(this.#nowMs + this.#rng.int(200, 1500), event);
+        }
+        return;
       case 'failed': {
         const node = this.#node(event.request.sourceId);
         if (node.raft === null || node.incarnation !== event.incarnation) return;
@@ -390,7 +486,10 @@ export class Simulation {
         return;
       case 'propose': {
         const leader = this.#nodes.find((n) => n.raft?.role === 'leader');
-        if (leader?.raft != null) {
+        // The client keeps a bounded number of uncommitted records in flight (as a real one would): a
+        // leader that cannot commit (e.g. a voter set change it cannot get acknowledged) does not pile up
+        // a backlog that slow fetches must then drain.
+        if (leader?.raft != null && leader.raft.logEndOffset - leader.raft.highWatermark < MAX_UNCOMMITTED) {
           // After healing the client slows down, so the liveness bound measures recovery, not backlog.
           const batches = this.#healed ? 1 : this.#rng.int(1, 2);
           for (let b = 0; b < batches; b++) {
@@ -423,12 +522,46 @@ export class Simulation {
     if (raft === null || node.sm.offset <= raft.logStartOffset) return;
     const last = this.#committed.entryAt(node.sm.offset - 1);
     if (last === undefined) this.#fail(`n${node.id} applied up to ${node.sm.offset}, beyond the committed log`);
-    const snapshot: SnapshotData = { id: { endOffset: node.sm.offset, epoch: last.epoch }, bytes: encodeSnapshot(node.sm, this.#rng.int(0, 120)) };
+    const voters = raft.votersAt(node.sm.offset);
+    const snapshot: SnapshotData = { id: { endOffset: node.sm.offset, epoch: last.epoch }, bytes: encodeSnapshot(node.sm, this.#rng.int(0, 120), voters.dynamic ? voters.voters : null) };
     // The driver makes the snapshot durable before telling the core.
     node.disk.snapshot = snapshot;
     this.#snapshotsCreated++;
     this.#log(`snapshot n${node.id} at ${snapshot.id.endOffset}/${snapshot.id.epoch}`);
     this.#apply(node, raft.snapshotCreated(snapshot, this.#nowMs));
+  }
+
+  /** Asks the leader to add, remove or update a voter (it refuses while another change is in flight). */
+  #reconfigure(): void {
+    const rng = this.#rng;
+    const leader = this.#nodes.find((n) => n.raft?.role === 'leader');
+    const raft = leader?.raft;
+    if (leader === undefined || raft == null) return;
+    const voters = raft.voterSet;
+    const candidates = this.#nodes.filter((n) => n.raft !== null && !voters.some((v) => v.id === n.id));
+    const timeoutMs = rng.int(300, 3000);
+    const roll = rng.next();
+    let op: string;
+    let result: ReturnType<typeof raft.addVoter>;
+    if (roll < 0.1) {
+      const voter = rng.pick(voters);
+      op = `update ${voter.id}`;
+      result = raft.updateVoter(voterNodeOf(voter.id, rng.int(9000, 9999)), this.#nowMs);
+    } else if (candidates.length > 0 && voters.length < MAX_SIM_VOTERS && (voters.length <= 2 || roll < 0.55)) {
+      const target = rng.pick(candidates);
+      op = `add ${target.id}`;
+      result = raft.addVoter(voterNodeOf(target.id), timeoutMs, this.#nowMs);
+    } else if (voters.length > 1) {
+      const voter = rng.pick(voters);
+      op = `remove ${voter.id}`;
+      result = raft.removeVoter({ id: voter.id, directoryId: voter.directoryId }, timeoutMs, this.#nowMs);
+    } else {
+      return;
+    }
+    this.#voterChangesRequested++;
+    if (result.accepted) this.#voterChangesAccepted++;
+    this.#log(`n${leader.id} ${op}: ${result.accepted ? `accepted at ${result.offset}` : `refused ${result.errorCode} ${result.message}`}`);
+    this.#apply(leader, result.ready);
   }
 
   #chaos(): void {
@@ -455,7 +588,8 @@ export class Simulation {
     } else if (roll < 0.85) {
       const leader = this.#nodes.find((n) => n.raft?.role === 'leader');
       if (leader?.raft != null) {
-        const successors = rng.chance(0.5) ? [rng.pick(this.#voterIds.filter((id) => id !== leader.id))] : [];
+        const others = voterIdsOf(leader.raft.voterSet).filter((id) => id !== leader.id);
+        const successors = rng.chance(0.5) && others.length > 0 ? [rng.pick(others)] : [];
         this.#log(`resign n${leader.id} successors ${successors.join(',')}`);
         this.#apply(leader, leader.raft.resign(successors, this.#nowMs));
       }
@@ -478,10 +612,12 @@ export class Simulation {
   #stableLeaderCommitted(): boolean {
     for (const node of this.#nodes) {
       const raft = node.raft;
-      if (raft?.role !== 'leader' || raft.highWatermark === 0) continue;
+      if (raft?.role !== 'leader' || raft.highWatermark === 0 || !raft.isVoter) continue;
       const last = raft.entryAt(raft.highWatermark - 1);
       if (last === undefined || last.epoch !== raft.epoch || last.type !== 'data' || !this.#healedValue(last)) continue;
-      return this.#nodes.every((n) => n.isVoter || n.sm.offset >= last.lastOffset + 1);
+      // Every non-voter (observers, removed voters, nodes never added) has applied it too.
+      const voters = voterIdsOf(raft.voterSet);
+      return this.#nodes.every((n) => voters.includes(n.id) || n.sm.offset >= last.lastOffset + 1);
     }
     return false;
   }
@@ -498,12 +634,17 @@ export class Simulation {
 
   #start(node: SimNode): void {
     node.incarnation++;
+    const dynamic = this.#membership !== 'static';
     const config: RaftConfig = {
       ...DEFAULT_RAFT_TIMING,
       fetchEntriesMax: this.#fetchEntriesMax,
       snapshotChunkBytes: this.#snapshotChunkBytes,
       localId: node.id,
-      voterIds: this.#voterIds,
+      localDirectoryId: directoryIdOf(node.id),
+      // Dynamic membership: no controller.quorum.voters, only bootstrap servers.
+      voterIds: dynamic ? [] : this.#voterIds,
+      ...(dynamic ? { bootstrapIds: BOOTSTRAP_IDS } : {}),
+      snapshotVoters: (bytes) => decodeSnapshot(bytes).voters,
     };
     const random = new SeededRandom(this.#options.seed * 1009 + node.id * 101 + node.incarnation);
     // A restart recovers only what was flushed, from the latest snapshot on (the driver's job).
@@ -570,7 +711,14 @@ export class Simulation {
         }
       }
     }
-    for (const change of ready.roleChanges) this.#log(`n${node.id} ${change.from} -> ${change.to} e${change.epoch} leader ${change.leaderId}`);
+    for (const change of ready.roleChanges) {
+      this.#log(`n${node.id} ${change.from} -> ${change.to} e${change.epoch} leader ${change.leaderId}`);
+      if (change.from === 'leader' && change.to === 'resigned' && node.raft !== null && !node.raft.isVoter) this.#removedLeaders++;
+    }
+    for (const outcome of ready.voterChanges) {
+      this.#log(`n${node.id} voter change ${outcome.changeId} ended: ${outcome.errorCode} ${outcome.message ?? ''}`);
+      if (outcome.errorCode === 0) this.#voterChangesCommitted++;
+    }
     if (ready.loadSnapshot !== null) this.#loadSnapshot(node, ready.loadSnapshot);
     for (const entry of ready.committed) this.#commit(node, entry);
     for (const message of ready.messages) this.#transmit(message);
@@ -587,7 +735,13 @@ export class Simulation {
 
   /** State machine safety: a loaded snapshot is exactly the committed state at its offset. */
   #loadSnapshot(node: SimNode, snapshot: SnapshotData): void {
-    const sm = decodeSnapshot(snapshot.bytes);
+    // The bootstrap checkpoint (0-0) holds no state; the driver does not hand it to the state machine.
+    if (snapshot.id.endOffset === 0) return;
+    const { voters, ...sm } = decodeSnapshot(snapshot.bytes);
+    const committedVoters = this.#committedVotersAt(sm.offset);
+    if (!(voters === null ? committedVoters === null : committedVoters !== null && sameVoterSet(voters, committedVoters))) {
+      this.#fail(`n${node.id} snapshot ${sm.offset} holds voters ${voters === null ? 'none' : voterIdsOf(voters).join(',')}, the committed voter set there is ${committedVoters === null ? 'static' : voterIdsOf(committedVoters).join(',')}`);
+    }
     if (sm.offset !== snapshot.id.endOffset) this.#fail(`n${node.id} snapshot ${snapshot.id.endOffset} holds state at ${sm.offset}`);
     const expected = this.#hashAt.get(sm.offset);
     if (expected === undefined || expected !== sm.hash) this.#fail(`n${node.id} loaded snapshot ${sm.offset} whose state is not the committed state there`);
@@ -603,6 +757,11 @@ export class Simulation {
     const committedEnd = this.#committed.endOffset;
     if (entry.baseOffset === committedEnd) {
       this.#committed.append(entry);
+      const voters = voterSetOf(entry);
+      if (voters !== undefined) {
+        this.#committedVoters.push({ offset: entry.lastOffset, voters });
+        this.#maxVoters = Math.max(this.#maxVoters, voters.length);
+      }
       this.#committedEpoch.set(entry.baseOffset, node.raft?.epoch ?? entry.epoch);
       this.#hashAt.set(entry.lastOffset + 1, applyEntry(node.sm, entry).hash);
     } else if (entry.baseOffset > committedEnd) {
@@ -617,25 +776,38 @@ export class Simulation {
     if (this.#hashAt.get(node.sm.offset) !== node.sm.hash) this.#fail(`n${node.id} state at ${node.sm.offset} differs from the committed state`);
   }
 
-  #transmit(message: RaftMessage): void {
+  #transmit(original: RaftMessage): void {
+    // A request to a bootstrap server goes to the node at that address.
+    const alias = original.destinationId < 0 ? original.destinationId : undefined;
+    const message = alias === undefined ? original : { ...original, destinationId: bootstrapNode(alias) };
     if (!this.#connected(message.sourceId, message.destinationId)) {
-      this.#maybeReportFailure(message);
+      this.#maybeReportFailure(message, alias);
       return;
     }
     if (this.#rng.chance(this.#lossProbability)) return;
     const rng = this.#rng;
     // Mostly short delays, sometimes long ones: reordering comes from the spread.
     const delayMs = rng.chance(0.05) ? rng.int(50, 1500) : rng.int(1, 20);
-    this.#queue.push(this.#nowMs + delayMs, { kind: 'deliver', message });
-    if (rng.chance(0.01)) this.#queue.push(this.#nowMs + rng.int(1, 500), { kind: 'deliver', message }); // duplicate
+    const event: SimEvent = alias === undefined ? { kind: 'deliver', message } : { kind: 'deliver', message, alias };
+    this.#queue.push(this.#nowMs + delayMs, event);
+    if (rng.chance(0.01)) this.#queue.push(this.#nowMs + rng.int(1, 500), event); // duplicate
   }
 
   /** A request that cannot reach its destination is reported back half the time (connection refused, timeout). */
-  #maybeReportFailure(message: RaftMessage): void {
+  #maybeReportFailure(message: RaftMessage, alias?: number): void {
     if (!isRequest(message) || !this.#rng.chance(0.5)) return;
     const sender = this.#node(message.sourceId);
     if (sender.raft === null) return;
-    this.#queue.push(this.#nowMs + this.#rng.int(1, 300), { kind: 'failed', request: message, incarnation: sender.incarnation });
+    const request = alias === undefined ? message : { ...message, destinationId: alias };
+    this.#queue.push(this.#nowMs + this.#rng.int(1, 300), { kind: 'failed', request, incarnation: sender.incarnation });
+  }
+
+  /** Dynamic membership: the committed voter set after every record below `endOffset`; null when static. */
+  #committedVotersAt(endOffset: number): VoterSet | null {
+    if (this.#bootstrapVoters === null) return null;
+    let voters = this.#bootstrapVoters;
+    for (const entry of this.#committedVoters) if (entry.offset < endOffset) voters = entry.voters;
+    return voters;
   }
 
   #connected(a: number, b: number): boolean {
@@ -655,7 +827,14 @@ export class Simulation {
     for (const node of this.#nodes) {
       const raft = node.raft;
       if (raft === null) continue;
-      if (!node.isVoter && raft.role !== 'unattached' && raft.role !== 'follower') this.#fail(`observer n${node.id} is ${raft.role}`);
+      if (this.#membership === 'static') {
+        if (!node.isVoter && raft.role !== 'unattached' && raft.role !== 'follower') this.#fail(`observer n${node.id} is ${raft.role}`);
+      } else if (!raft.isVoter) {
+        // A non-voter campaigns only while its removal may not be committed; a leader removed from the
+        // voter set resigns once that commits.
+        if ((raft.role === 'prospective' || raft.role === 'candidate') && !raft.mayCampaign) this.#fail(`non-voter n${node.id} is ${raft.role}`);
+        if (raft.role === 'leader' && raft.voterSetOffset < raft.highWatermark) this.#fail(`n${node.id} still leads after its removal committed`);
+      }
       // At most one leader per epoch, across all incarnations.
       if (raft.role === 'leader') {
         const known = this.#leaderOfEpoch.get(raft.epoch);
@@ -694,14 +873,23 @@ export class Simulation {
           this.#checkLeaderCompleteness(node, node.raft.epoch, 'current leader is missing committed entries');
         }
       }
-      // Durability: the committed prefix is on the flushed disks (snapshot + log) of a majority of voters,
-      // so it survives any crash.
+      // Durability: the committed prefix is on the flushed disks (snapshot + log) of enough voters that every
+      // majority of the voter set intersects them, so it survives any crash and every electable leader has
+      // it: for the committed voter set, and for the voter set of the current leader (it may hold one
+      // uncommitted change).
       const committedEnd = this.#committed.endOffset;
-      let durable = 0;
+      const sets: { readonly what: string; readonly ids: readonly number[] }[] = [];
+      const committedVoters = this.#committedVotersAt(committedEnd);
+      sets.push({ what: 'committed voter set', ids: committedVoters === null ? this.#voterIds : voterIdsOf(committedVoters) });
       for (const node of this.#nodes) {
-        if (node.isVoter && this.#durablyHolds(node.disk, committedEnd)) durable++;
+        if (node.raft?.role === 'leader' && node.raft.epoch === maxEpoch) sets.push({ what: `leader n${node.id}'s voter set`, ids: voterIdsOf(node.raft.voterSet) });
       }
-      if (durable * 2 <= this.#voterIds.length) this.#fail(`committed prefix of ${committedEnd} offsets is durable on only ${durable} voters`);
+      for (const { what, ids } of sets) {
+        let durable = 0;
+        for (const node of this.#nodes) if (ids.includes(node.id) && this.#durablyHolds(node.disk, committedEnd)) durable++;
+        const majority = Math.floor(ids.length / 2) + 1;
+        if (durable + majority <= ids.length) this.#fail(`committed prefix of ${committedEnd} offsets is durable on only ${durable} of the ${ids.length} voters of the ${what} (${ids.join(',')})`);
+      }
     }
   }
 
@@ -756,12 +944,15 @@ function sameEntry(a: LogEntry, b: LogEntry): boolean {
   if (a === b) return true;
   if (a.baseOffset !== b.baseOffset || a.lastOffset !== b.lastOffset || a.epoch !== b.epoch || a.appendTimestamp !== b.appendTimestamp) return false;
   if (a.type === 'data' && b.type === 'data') return a.records.length === b.records.length && a.records.every((r, i) => { const other = b.records[i]; return other !== undefined && sameBytes(r, other); });
-  if (a.type === 'leader-change' && b.type === 'leader-change') return a.leaderId === b.leaderId && a.grantingVoters.join() === b.grantingVoters.join() && a.voters.join() === b.voters.join();
+  const sameSet = (x: VoterSet | undefined, y: VoterSet | undefined): boolean => (x === undefined ? y === undefined : y !== undefined && sameVoterSet(x, y));
+  if (a.type === 'leader-change' && b.type === 'leader-change') return a.leaderId === b.leaderId && a.grantingVoters.join() === b.grantingVoters.join() && a.voters.join() === b.voters.join() && sameSet(a.voterSet, b.voterSet);
+  if (a.type === 'voters' && b.type === 'voters') return sameSet(a.voterSet, b.voterSet);
   return false;
 }
 
 function show(entry: LogEntry): string {
-  const what = entry.type === 'data' ? entry.records.map((r) => new TextDecoder().decode(r)).join(',') : `leader ${entry.leaderId}`;
+  const what =
+    entry.type === 'data' ? entry.records.map((r) => new TextDecoder().decode(r)).join(',') : entry.type === 'voters' ? `voters ${voterIdsOf(entry.voterSet).join(',')}` : `leader ${entry.leaderId}${entry.voterSet === undefined ? '' : ` voters ${voterIdsOf(entry.voterSet).join(',')}`}`;
   return `{${entry.baseOffset}..${entry.lastOffset}, epoch ${entry.epoch}, ${entry.type} ${what}}`;
 }
 

@@ -12,10 +12,15 @@ import type { LogEntry, OffsetAndEpoch, SnapshotId } from './raft-log.ts';
 export const RaftErrorCode = {
   NONE: 0,
   NOT_LEADER_OR_FOLLOWER: 6,
+  REQUEST_TIMED_OUT: 7,
+  UNSUPPORTED_VERSION: 35,
+  INVALID_REQUEST: 42,
   FENCED_LEADER_EPOCH: 74,
   INCONSISTENT_VOTER_SET: 94,
   SNAPSHOT_NOT_FOUND: 98,
   POSITION_OUT_OF_RANGE: 99,
+  DUPLICATE_VOTER: 126,
+  VOTER_NOT_FOUND: 127,
 } as const;
 export type RaftErrorCode = (typeof RaftErrorCode)[keyof typeof RaftErrorCode];
 
@@ -76,6 +81,8 @@ export interface FetchRequest extends Envelope {
   readonly currentLeaderEpoch: number;
   readonly fetchOffset: number;
   readonly lastFetchedEpoch: number;
+  /** The fetching replica's directory id (Fetch v17 ReplicaDirectoryId, KIP-853); absent when unknown. */
+  readonly replicaDirectoryId?: string;
 }
 
 export interface FetchResponse extends Envelope {

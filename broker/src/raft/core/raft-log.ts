@@ -9,8 +9,9 @@
 // the pending ops".
 
 import { assert } from './assert.ts';
+import type { VoterSet } from './voter-set.ts';
 
-export type EntryType = 'data' | 'leader-change';
+export type EntryType = 'data' | 'leader-change' | 'voters';
 
 interface EntryBase {
   readonly baseOffset: number;
@@ -33,9 +34,30 @@ export interface LeaderChangeEntry extends EntryBase {
   readonly leaderId: number;
   readonly voters: readonly number[];
   readonly grantingVoters: readonly number[];
+  /**
+   * kraft.version 1 only, when the leader's voter set came from the bootstrap checkpoint: the batch then
+   * also holds a KRaftVersionRecord (offset base + 1) and a VotersRecord with this set (base + 2), so the
+   * set gets replicated (Kafka's appendLeaderChangeMessageAndBootstrapRecords).
+   */
+  readonly voterSet?: VoterSet;
 }
 
-export type LogEntry = DataEntry | LeaderChangeEntry;
+/**
+ * A control batch whose last record is a VotersRecord (KIP-853): the voter set from its offset on. The
+ * leader writes one record (AddRaftVoter / RemoveRaftVoter / UpdateRaftVoter); a batch of two records
+ * (KRaftVersionRecord + VotersRecord, Kafka's kraft.version upgrade) is read too.
+ */
+export interface VotersEntry extends EntryBase {
+  readonly type: 'voters';
+  readonly voterSet: VoterSet;
+}
+
+export type LogEntry = DataEntry | LeaderChangeEntry | VotersEntry;
+
+/** The voter set an entry writes (at its last offset), if any. */
+export function voterSetOf(entry: LogEntry): VoterSet | undefined {
+  return entry.type === 'data' ? undefined : entry.voterSet;
+}
 
 export interface OffsetAndEpoch {
   readonly offset: number;
@@ -231,7 +253,7 @@ export class RaftLog {
 /** Bytes a batch roughly takes on the wire (for fetch size limits; exactness does not matter). */
 export function approximateBytes(entry: LogEntry): number {
   const overhead = 61;
-  if (entry.type !== 'data') return overhead + 32;
+  if (entry.type !== 'data') return overhead + 32 + (entry.voterSet?.length ?? 0) * 64;
   let bytes = overhead;
   for (const record of entry.records) bytes += record.length + 8;
   return bytes;

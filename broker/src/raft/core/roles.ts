@@ -23,6 +23,8 @@
 //               -> Resigned     on graceful resignation or a failed check-quorum
 //   Follower    -> Unattached   on learning of a higher epoch
 //               -> Prospective  on fetch timeout
+//               -> Voted        (a non-voter holding a vote of epoch e) on fetch timeout: it looks for the
+//                               leader again, keeping the vote
 //   Resigned    -> Unattached   on learning of a higher epoch
 //               -> Voted        on election timeout (keeps its self-vote of epoch e)
 //
@@ -33,10 +35,15 @@
 //               -> Follower     on discovering the leader of epoch e (a fetch to any voter names it)
 //   Follower    -> Unattached   on learning of a higher epoch, or on fetch timeout (same epoch: an observer
 //                               holds no vote, so nothing is forgotten; it then looks for the leader again)
+// With dynamic voters (KIP-853) membership changes under a replica's feet, so a non-voter may also hold a
+// vote (Voted: votes are granted to any candidate, as the voter set may be stale) or be a Leader removed
+// from the voter set (it resigns once the removal commits); a non-voter never becomes Prospective,
+// Candidate or Leader. A non-voter without a leader (Unattached, Voted) looks for one like an observer.
 // Restart: persisted {epoch, leaderId, votedId} restores Resigned (leaderId = self), Follower (leaderId
 // known), Voted (votedId known) or Unattached.
 
 import { assert } from './assert.ts';
+import { NO_DIRECTORY_ID } from './voter-set.ts';
 
 export class UnattachedState {
   readonly kind = 'unattached';
@@ -91,6 +98,8 @@ export class CandidateState {
 
 /** What the leader knows about a replica that fetches from it (Kafka's LeaderState.ReplicaState). */
 export interface FetchProgress {
+  /** The fetching replica's directory id (NO_DIRECTORY_ID when unknown). */
+  directoryId: string;
   /** Highest fetchOffset seen from a valid (non-diverging) fetch: the replica's flushed log end. */
   endOffset: number;
   /** False until the replica's first valid fetch in this epoch (DescribeQuorum then reports -1). */
@@ -120,21 +129,37 @@ export function recordFetch(progress: FetchProgress, fetchOffset: number, leader
   if (fetchOffset > progress.endOffset) progress.endOffset = fetchOffset;
 }
 
+/** An AddRaftVoter / RemoveRaftVoter whose VotersRecord waits to commit (one at a time, KIP-853). */
+export interface PendingVoterChange {
+  readonly changeId: number;
+  readonly kind: 'add' | 'remove';
+  /** Offset of the VotersRecord: the change is done once the high watermark passes it. */
+  readonly offset: number;
+  /** REQUEST_TIMED_OUT after this (the record stays in the log and may still commit, as in Kafka). */
+  readonly deadlineMs: number;
+}
+
 export class LeaderState {
   readonly kind = 'leader';
   readonly epoch: number;
   /** Offset of this epoch's leader-change entry; the HW may pass it only once that entry commits. */
   readonly epochStartOffset: number;
-  /** The other voters; only they count for the high watermark and check quorum. */
+  /**
+   * The other voters of the current (latest) voter set; only they (and the leader, while it is a voter)
+   * count for the high watermark and check quorum. Follows every voter set change.
+   */
   readonly replicas = new Map<number, ReplicaProgress>();
-  /** Observers that fetched recently (DescribeQuorum only); forgotten after a session timeout. */
+  /** Observers that fetched recently (DescribeQuorum, AddRaftVoter catch-up); forgotten after a session timeout. */
   readonly observers = new Map<number, FetchProgress>();
+  /** The membership change in flight, if any. */
+  voterChange: PendingVoterChange | null = null;
   constructor(epoch: number, epochStartOffset: number, otherVoterIds: readonly number[], nowMs: number) {
     this.epoch = epoch;
     this.epochStartOffset = epochStartOffset;
     for (const id of otherVoterIds) {
       // Elected counts as contact: check-quorum grants every voter a full window to start fetching.
       this.replicas.set(id, {
+        directoryId: NO_DIRECTORY_ID,
         endOffset: 0,
         fetched: false,
         lastFetchMs: nowMs,
@@ -216,7 +241,7 @@ const LEGAL_TRANSITIONS: Readonly<Record<RoleKind, readonly RoleKind[]>> = {
   prospective: ['unattached', 'voted', 'candidate', 'follower'],
   candidate: ['unattached', 'prospective', 'leader', 'follower'],
   leader: ['unattached', 'resigned'],
-  follower: ['unattached', 'prospective'],
+  follower: ['unattached', 'prospective', 'voted'],
   resigned: ['unattached', 'voted'],
 };
 
@@ -246,7 +271,7 @@ export function leaderIdOf(role: RoleState, localId: number): number | null {
 export function assertTransition(from: RoleState, to: RoleState, localId: number, isVoter = true): void {
   const label = `${from.kind}(e${from.epoch}) -> ${to.kind}(e${to.epoch})`;
   assert(LEGAL_TRANSITIONS[from.kind].includes(to.kind), `illegal transition ${label}`);
-  assert(isVoter || to.kind === 'unattached' || to.kind === 'follower', `an observer cannot become ${to.kind}: ${label}`);
+  assert(isVoter || (to.kind !== 'prospective' && to.kind !== 'candidate' && to.kind !== 'leader'), `a non-voter cannot become ${to.kind}: ${label}`);
   assert(to.epoch >= from.epoch, `epoch went backwards: ${label}`);
   const fromVote = votedIdOf(from, localId);
   switch (to.kind) {

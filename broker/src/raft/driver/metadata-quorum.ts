@@ -30,19 +30,44 @@
  *   5. loadSnapshot / committed: passed to the listener; proposals resolve after their batch was passed.
  * Fetches are long polls: a leader's answer with no data is parked until the log end, the high watermark
  * or the leadership changes, or the request's MaxWaitMs passes, then the fetch is run again.
+ *
+ * Dynamic voters (KIP-853, kraft.version 1):
+ *   - `bootstrapServers` (controller.quorum.bootstrap.servers): addresses, under Kafka's pseudo ids -2, -3,
+ *     ..., that a replica without a leader fetches from to find it; `voters` may then be empty.
+ *   - `standalone` (`kafka-storage format --standalone`) / `initialVoters` (`--initial-controllers`): on the
+ *     first start, with an empty log, the bootstrap checkpoint `00000000000000000000-0000000000.checkpoint`
+ *     (KRaftVersionRecord 1 + VotersRecord) is written; the first leader copies the set into the log.
+ *   - the replica's directory id: directory-id.ts.
+ *   - the voter set is the core's (log / snapshot); the address book follows it (the controller listener's
+ *     endpoint of each voter), plus leader endpoints learned from responses (Fetch v16+ NodeEndpoints,
+ *     BeginQuorumEpoch LeaderEndpoints, ...).
+ *   - AddRaftVoter 80 / RemoveRaftVoter 81 / UpdateRaftVoter 82 are served by the leader (addVoter,
+ *     removeVoter, updateVoter); Add and Remove answer once the new VotersRecord committed.
  */
 import type { Logger } from 'pino';
 import { join } from 'node:path';
-import type { ApiKey, DescribeQuorumRequest, RequestByApiKey, ResponseByApiKey } from '../../protocol/generated/index.ts';
+import type {
+  AddRaftVoterRequest,
+  ApiKey,
+  DescribeQuorumRequest,
+  RemoveRaftVoterRequest,
+  RequestByApiKey,
+  ResponseByApiKey,
+  UpdateRaftVoterRequest,
+} from '../../protocol/generated/index.ts';
+import { KafkaConnection } from '../../client/kafka-connection.ts';
+import { ZERO_UUID } from '../../protocol/wire/uuid.ts';
 import { RaftInvariantError } from '../core/assert.ts';
 import { isRequest, type RaftMessage, type RaftRequest, type RaftResponse } from '../core/messages.ts';
 import type { LogEntry } from '../core/raft-log.ts';
-import { DEFAULT_RAFT_TIMING, RaftNode, type LogOp, type QuorumStateRecord, type RaftConfig, type Ready, type SnapshotData } from '../core/raft-node.ts';
-import type { LogFs } from '../../log/log-fs.ts';
+import { DEFAULT_RAFT_TIMING, RaftNode, type LogOp, type QuorumStateRecord, type RaftConfig, type Ready, type SnapshotData, type VoterChangeOutcome, type VoterChangeResult } from '../core/raft-node.ts';
+import { findVoter, normalize, type VoterEndpoint, type VoterNode, type VoterSet } from '../core/voter-set.ts';
+import { resolveDirectoryId } from './directory-id.ts';
+import { defaultLogFs, type LogFs } from '../../log/log-fs.ts';
 import { MetadataLogStore, METADATA_PARTITION, METADATA_TOPIC } from './metadata-log-store.ts';
 import { PeerNetwork } from './peer-network.ts';
 import { QuorumStateFile } from './quorum-state-file.ts';
-import { decodeSnapshot, encodeSnapshot } from './record-codec.ts';
+import { decodeSnapshot, encodeBootstrapSnapshot, encodeSnapshot, readSnapshotVoters } from './record-codec.ts';
 import {
   ApiKeys,
   apiKeyOf,
@@ -51,9 +76,16 @@ import {
   describeQuorumResponse,
   encodeRequest,
   encodeResponse,
+  endpointFor,
+  endpointsCarried,
   unavailableResponse,
+  updateVoterResponse,
+  voterChangeResponse,
+  KRAFT_VERSION_FEATURE,
+  WireError,
   type Endpoint,
   type RaftApiKey,
+  type VoterChangeApiKey,
   type WireContext,
 } from './wire.ts';
 
@@ -110,11 +142,48 @@ export interface RaftTimingOverrides {
   readonly snapshotChunkBytes?: number;
 }
 
+/** One of `--initial-controllers` (Kafka's `id@host:port:directoryId`). */
+export interface InitialVoter {
+  readonly id: number;
+  readonly directoryId: string;
+  readonly host: string;
+  readonly port: number;
+}
+
+/** The answer to AddRaftVoter / RemoveRaftVoter / UpdateRaftVoter. */
+export interface VoterChangeAnswer {
+  readonly errorCode: number;
+  readonly errorMessage: string | null;
+}
+
 export interface MetadataQuorumOptions {
   readonly localId: number;
   readonly clusterId: string;
-  /** controller.quorum.voters; the node is an observer unless `localId` is one of them. */
+  /**
+   * controller.quorum.voters (static voters, kraft.version 0); the node is an observer unless `localId` is
+   * one of them. May be empty with dynamic voters (`bootstrapServers`, `standalone`, `initialVoters`).
+   * Once the log (or a snapshot, or the bootstrap checkpoint) holds a voter set, that set is used instead.
+   */
   readonly voters: readonly Endpoint[];
+  /** controller.quorum.bootstrap.servers (KIP-853): where a replica without a known leader asks for it. */
+  readonly bootstrapServers?: readonly { readonly host: string; readonly port: number }[];
+  /**
+   * `kafka-storage format --standalone`: on the first start (empty log, no quorum state) write the
+   * bootstrap checkpoint with this node (`localEndpoint`) as the only voter.
+   */
+  readonly standalone?: boolean;
+  /**
+   * `kafka-storage format --initial-controllers`: on the first start (empty log, no quorum state) write the
+   * bootstrap checkpoint with these voters. Give every initial controller the same list.
+   */
+  readonly initialVoters?: readonly InitialVoter[];
+  /** This replica's directory id; by default read from / created in `__cluster_metadata-0/directory.id` (directory-id.ts). */
+  readonly directoryId?: string;
+  /**
+   * This node's endpoint on the controller listener (advertised): its VotersRecord entry with
+   * `standalone`, the LeaderEndpoints of its requests. Default: its entry in `voters`.
+   */
+  readonly localEndpoint?: { readonly host: string; readonly port: number };
   /** metadata.log.dir: the log lives in `<dir>/__cluster_metadata-0`. */
   readonly metadataLogDir: string;
   readonly logger: Logger;
@@ -137,6 +206,8 @@ export interface MetadataQuorumOptions {
 
 export interface ReplicaInfo {
   readonly replicaId: number;
+  /** The replica's directory id (ZERO_UUID when unknown). */
+  readonly directoryId: string;
   /** -1 when unknown. */
   readonly logEndOffset: bigint;
   readonly lastFetchTimestamp: number;
@@ -146,7 +217,13 @@ export interface ReplicaInfo {
 /** DescribeQuorum data as this node sees it (replica progress is known only on the leader). */
 export interface QuorumInfo {
   readonly localId: number;
+  /** This replica's directory id. */
+  readonly directoryId: string;
   readonly isVoter: boolean;
+  /** 1: dynamic voters (the voter set is in the log); 0: static controller.quorum.voters. */
+  readonly kraftVersion: number;
+  /** The voter set in effect, with the voters' controller endpoints when known. */
+  readonly voters: readonly { readonly id: number; readonly directoryId: string; readonly endpoint: Endpoint | null }[];
   readonly role: RaftNode['role'];
   readonly leaderId: number | null;
   readonly leaderEpoch: number;
@@ -208,7 +285,8 @@ const DEFAULT_LINGER_MS = 25;
 
 export class MetadataQuorum {
   readonly localId: number;
-  readonly isVoter: boolean;
+  /** This replica's directory id (KIP-853 voter key). */
+  readonly directoryId: string;
   readonly #options: MetadataQuorumOptions;
   readonly #logger: Logger;
   readonly #node: RaftNode;
@@ -216,7 +294,11 @@ export class MetadataQuorum {
   readonly #stateFile: QuorumStateFile;
   readonly #network: PeerNetwork;
   readonly #ctx: WireContext;
-  readonly #voterIds: readonly number[];
+  /** Controller endpoints by node id (WireContext.endpoints): static voters, the voter set, learned leaders. */
+  readonly #endpoints = new Map<number, Endpoint>();
+  #knownVoterSet: VoterSet | null = null;
+  readonly #voterChangeWaiters = new Map<number, (outcome: VoterChangeAnswer) => void>();
+  readonly #requestTimeoutMs: number;
   readonly #tickIntervalMs: number;
   readonly #fetchTimeoutMs: number;
   readonly #lingerMs: number;
@@ -243,60 +325,85 @@ export class MetadataQuorum {
   /** Parked fetches waiting for a change. */
   readonly #wakers = new Set<() => void>();
 
-  private constructor(options: MetadataQuorumOptions, node: RaftNode, store: MetadataLogStore, stateFile: QuorumStateFile, snapshot: SnapshotData | null, clockMs: number) {
+  private constructor(options: MetadataQuorumOptions, node: RaftNode, store: MetadataLogStore, stateFile: QuorumStateFile, snapshot: SnapshotData | null, clockMs: number, directoryId: string) {
     this.#options = options;
     this.localId = options.localId;
+    this.directoryId = directoryId;
     this.#logger = options.logger;
     this.#node = node;
-    this.isVoter = node.isVoter;
     this.#store = store;
     this.#stateFile = stateFile;
     this.#startupSnapshot = snapshot;
     this.#lastClockMs = clockMs;
     this.#durableEnd = node.logEndOffset;
-    this.#voterIds = options.voters.map((v) => v.id);
+    for (const v of options.voters) this.#endpoints.set(v.id, v);
+    const local = options.localEndpoint;
+    if (local !== undefined) this.#endpoints.set(options.localId, { id: options.localId, host: local.host, port: local.port });
     const timing = options.timing ?? {};
     this.#tickIntervalMs = timing.tickIntervalMs ?? DEFAULT_TICK_MS;
     this.#fetchTimeoutMs = timing.fetchTimeoutMs ?? DEFAULT_RAFT_TIMING.fetchTimeoutMs;
     this.#lingerMs = timing.appendLingerMs ?? DEFAULT_LINGER_MS;
     this.#proposeRecordsMax = options.proposeRecordsMax ?? DEFAULT_RAFT_TIMING.proposeRecordsMax;
     const requestTimeoutMs = timing.requestTimeoutMs ?? DEFAULT_RAFT_TIMING.requestTimeoutMs;
+    this.#requestTimeoutMs = requestTimeoutMs;
     const fetchMaxWaitMs = timing.fetchMaxWaitMs ?? DEFAULT_FETCH_MAX_WAIT_MS;
     this.#maxParkMs = Math.max(0, Math.min(fetchMaxWaitMs, requestTimeoutMs / 2));
     this.#ctx = {
       clusterId: options.clusterId,
       localId: options.localId,
       listenerName: options.listenerName ?? 'CONTROLLER',
-      endpoints: new Map(options.voters.map((v) => [v.id, v])),
+      endpoints: this.#endpoints,
+      localDirectoryId: directoryId,
+      directoryIdOf: (id) => findVoter(this.#node.voterSet, id)?.directoryId ?? ZERO_UUID,
       fetchMaxWaitMs,
       fetchMaxBytes: DEFAULT_RAFT_TIMING.fetchBytesMax,
       snapshotMaxBytes: timing.snapshotChunkBytes ?? DEFAULT_RAFT_TIMING.snapshotChunkBytes,
     };
     this.#network = new PeerNetwork({
       localId: options.localId,
-      peers: options.voters,
+      // Bootstrap servers under Kafka's pseudo ids -2, -3, ...
+      peers: [...options.voters, ...(options.bootstrapServers ?? []).map((b, i) => ({ id: bootstrapId(i), host: b.host, port: b.port }))],
       requestTimeoutMs,
       reconnectBackoffMs: Math.max(1, timing.retryBackoffMs ?? DEFAULT_RAFT_TIMING.retryBackoffMs),
       reconnectBackoffMaxMs: 1000,
       logger: options.logger,
       nowMs: () => this.#nowMs(),
     });
+    this.#syncVoterEndpoints();
   }
 
   /** Opens the metadata log and quorum state (recovering them) and builds the core. Nothing runs until start(). */
   static async open(options: MetadataQuorumOptions): Promise<MetadataQuorum> {
-    if (options.voters.length === 0) throw new MetadataQuorumError('controller.quorum.voters is empty');
+    const dynamic = (options.bootstrapServers?.length ?? 0) > 0 || options.standalone === true || options.initialVoters !== undefined;
+    if (options.voters.length === 0 && !dynamic) throw new MetadataQuorumError('controller.quorum.voters is empty (and there are no controller.quorum.bootstrap.servers)');
     if (new Set(options.voters.map((v) => v.id)).size !== options.voters.length) throw new MetadataQuorumError('controller.quorum.voters lists a voter twice');
+    if (options.standalone === true && options.initialVoters !== undefined) throw new MetadataQuorumError('standalone and initialVoters exclude each other (kafka-storage format --standalone / --initial-controllers)');
+    if (options.initialVoters !== undefined && (options.initialVoters.length === 0 || new Set(options.initialVoters.map((v) => v.id)).size !== options.initialVoters.length)) {
+      throw new MetadataQuorumError('initialVoters must list each initial controller once');
+    }
     const dir = join(options.metadataLogDir, `${METADATA_TOPIC}-${METADATA_PARTITION}`);
-    const { store, snapshot, entries } = await MetadataLogStore.open({
+    const directoryId = resolveDirectoryId(options.fs ?? defaultLogFs, dir, options.metadataLogDir, {
+      configured: options.directoryId,
+      initialVoter: options.initialVoters?.find((v) => v.id === options.localId)?.directoryId,
+    });
+    const opened = await MetadataLogStore.open({
       dir,
       logger: options.logger,
       ...(options.segmentBytes === undefined ? {} : { segmentBytes: options.segmentBytes }),
       ...(options.fs === undefined ? {} : { fs: options.fs }),
     });
+    const { store, entries } = opened;
+    let snapshot = opened.snapshot;
     try {
       const stateFile = new QuorumStateFile(dir, options.fs);
       let quorumState = stateFile.read();
+      const bootstrapVoters = MetadataQuorum.#bootstrapVoters(options, directoryId);
+      if (bootstrapVoters !== null && snapshot === null && entries.length === 0 && store.logEndOffset === 0 && quorumState === null) {
+        // `kafka-storage format --standalone / --initial-controllers`, done at the first start.
+        snapshot = { id: { endOffset: 0, epoch: 0 }, bytes: encodeBootstrapSnapshot(bootstrapVoters) };
+        await store.writeSnapshot(snapshot);
+        options.logger.info({ voters: bootstrapVoters.map((v) => `${v.id}@${v.endpoints[0]?.host ?? '?'}:${v.endpoints[0]?.port ?? '?'}:${v.directoryId}`) }, 'wrote the bootstrap checkpoint of the dynamic voter set');
+      }
       // The epoch never goes below the log's last epoch (a log written before this quorum state existed,
       // e.g. by the single-voter metadata log): moving to that epoch without a vote is always safe.
       const lastEpoch = entries.at(-1)?.epoch ?? snapshot?.id.epoch ?? 0;
@@ -311,7 +418,10 @@ export class MetadataQuorum {
       const config: RaftConfig = {
         ...DEFAULT_RAFT_TIMING,
         localId: options.localId,
+        localDirectoryId: directoryId,
         voterIds: options.voters.map((v) => v.id),
+        bootstrapIds: (options.bootstrapServers ?? []).map((_, i) => bootstrapId(i)),
+        snapshotVoters: readSnapshotVoters,
         electionTimeoutMs,
         electionJitterMs: electionTimeoutMs,
         fetchTimeoutMs: timing.fetchTimeoutMs ?? DEFAULT_RAFT_TIMING.fetchTimeoutMs,
@@ -325,14 +435,43 @@ export class MetadataQuorum {
       const clockMs = (options.clock ?? { nowMs: () => Date.now() }).nowMs();
       const node = new RaftNode(config, { quorumState, snapshot, entries }, options.random ?? Math.random, clockMs);
       options.logger.info(
-        { localId: options.localId, voter: node.isVoter, role: node.role, epoch: node.epoch, logStartOffset: node.logStartOffset, logEndOffset: node.logEndOffset, snapshot: snapshot?.id ?? null },
+        {
+          localId: options.localId,
+          directoryId,
+          voter: node.isVoter,
+          kraftVersion: node.kraftVersion,
+          voters: node.voterSet.map((v) => v.id),
+          role: node.role,
+          epoch: node.epoch,
+          logStartOffset: node.logStartOffset,
+          logEndOffset: node.logEndOffset,
+          snapshot: snapshot?.id ?? null,
+        },
         'opened the metadata quorum',
       );
-      return new MetadataQuorum(options, node, store, stateFile, snapshot, clockMs);
+      return new MetadataQuorum(options, node, store, stateFile, snapshot, clockMs, directoryId);
     } catch (error) {
       await store.close();
       throw error;
     }
+  }
+
+  /** The voters of the bootstrap checkpoint to write, if an option asks for one. */
+  static #bootstrapVoters(options: MetadataQuorumOptions, directoryId: string): VoterSet | null {
+    const listener = options.listenerName ?? 'CONTROLLER';
+    const node = (id: number, dir: string, host: string, port: number): VoterNode => ({ id, directoryId: dir, endpoints: [{ name: listener, host, port }], kraftVersion: { min: KRAFT_VERSION_FEATURE.minVersion, max: KRAFT_VERSION_FEATURE.maxVersion } });
+    if (options.standalone === true) {
+      const local = options.localEndpoint ?? options.voters.find((v) => v.id === options.localId);
+      if (local === undefined) throw new MetadataQuorumError('standalone needs localEndpoint (the controller listener of this node)');
+      return [node(options.localId, directoryId, local.host, local.port)];
+    }
+    if (options.initialVoters !== undefined) return normalize(options.initialVoters.map((v) => node(v.id, v.directoryId, v.host, v.port)));
+    return null;
+  }
+
+  /** This replica's voter key and whether it is a voter of the voter set in effect. */
+  get isVoter(): boolean {
+    return this.#node.isVoter;
   }
 
   register(listener: RaftListener): void {
@@ -347,7 +486,8 @@ export class MetadataQuorum {
     const snapshot = this.#startupSnapshot;
     this.#startupSnapshot = null;
     this.#guard(() => {
-      if (snapshot !== null) this.#loadSnapshot(snapshot);
+      // The bootstrap checkpoint (0-0) holds no state machine records.
+      if (snapshot !== null && snapshot.id.endOffset > 0) this.#loadSnapshot(snapshot);
       this.#notifyLeader();
     });
     this.#timer = setInterval(() => this.#step((now) => this.#node.tick(now)), this.#tickIntervalMs);
@@ -368,7 +508,7 @@ export class MetadataQuorum {
     if (this.#linger !== null) this.#failLinger(new NotLeaderError(null, this.#node.epoch, 'the metadata quorum is shutting down'));
     if (options.resign !== false && this.#fatal === null && this.#node.role === 'leader') {
       const resignedEpoch = this.#node.epoch;
-      const others = this.#voterIds.filter((id) => id !== this.localId);
+      const others = this.#node.voterSet.map((v) => v.id).filter((id) => id !== this.localId);
       this.#step((now) => this.#node.resign(others, now));
       const deadline = Date.now() + this.#fetchTimeoutMs;
       const succeeded = (): boolean => this.#node.epoch > resignedEpoch && this.#node.leaderId !== null && this.#node.leaderId !== this.localId;
@@ -379,6 +519,7 @@ export class MetadataQuorum {
     if (this.#timer !== null) clearInterval(this.#timer);
     this.#timer = null;
     this.#rejectPending(new NotLeaderError(null, this.#node.epoch, 'the metadata quorum is shutting down'));
+    this.#failVoterChanges(WireError.NOT_LEADER_OR_FOLLOWER, 'the metadata quorum is shutting down');
     this.#wakeAll();
     for (const item of this.#afterFlush) item.drop();
     this.#afterFlush = [];
@@ -439,7 +580,9 @@ export class MetadataQuorum {
     if (last === undefined || last.lastOffset + 1 !== end || last.epoch !== epoch) {
       throw new MetadataQuorumError(`snapshot at ${end} (epoch ${epoch}) does not end on a committed batch of that epoch`);
     }
-    const snapshot: SnapshotData = { id: { endOffset: end, epoch }, bytes: encodeSnapshot(epoch, records, last.appendTimestamp) };
+    // With dynamic voters the snapshot holds the voter set in effect at its end (as Kafka's snapshots do).
+    const voters = this.#node.votersAt(end);
+    const snapshot: SnapshotData = { id: { endOffset: end, epoch }, bytes: encodeSnapshot(epoch, records, last.appendTimestamp, voters.dynamic ? voters.voters : null) };
     await this.#store.writeSnapshot(snapshot);
     if (this.#closed || this.#fatal !== null) return;
     this.#step((now) => this.#node.snapshotCreated(snapshot, now));
@@ -449,11 +592,14 @@ export class MetadataQuorum {
   describe(): QuorumInfo {
     const node = this.#node;
     const description = node.describeQuorum();
-    const big = (r: { replicaId: number; logEndOffset: number; lastFetchTimestamp: number; lastCaughtUpTimestamp: number }): ReplicaInfo => ({ ...r, logEndOffset: BigInt(r.logEndOffset) });
+    const big = (r: { replicaId: number; directoryId: string; logEndOffset: number; lastFetchTimestamp: number; lastCaughtUpTimestamp: number }): ReplicaInfo => ({ ...r, logEndOffset: BigInt(r.logEndOffset) });
     const snapshot = node.latestSnapshotId;
     return {
       localId: this.localId,
+      directoryId: this.directoryId,
       isVoter: node.isVoter,
+      kraftVersion: node.kraftVersion,
+      voters: node.voterSet.map((v) => ({ id: v.id, directoryId: v.directoryId, endpoint: this.#endpointOf(v) })),
       role: node.role,
       leaderId: node.leaderId,
       leaderEpoch: node.epoch,
@@ -463,14 +609,179 @@ export class MetadataQuorum {
       latestSnapshot: snapshot === null ? null : { endOffset: BigInt(snapshot.endOffset), epoch: snapshot.epoch },
       currentVoters:
         description?.voters.map(big) ??
-        this.#voterIds.map((id) => ({ replicaId: id, logEndOffset: id === this.localId ? BigInt(node.logEndOffset) : -1n, lastFetchTimestamp: -1, lastCaughtUpTimestamp: -1 })),
+        node.voterSet.map((v) => ({ replicaId: v.id, directoryId: v.directoryId, logEndOffset: v.id === this.localId ? BigInt(node.logEndOffset) : -1n, lastFetchTimestamp: -1, lastCaughtUpTimestamp: -1 })),
       observers: description?.observers.map(big) ?? [],
     };
   }
 
+  // ---- dynamic voters (KIP-853) --------------------------------------------------------------------------
+
+  /** The controller endpoint known for node `id` (the voter set, static voters, learned leaders). */
+  endpointOf(id: number): Endpoint | undefined {
+    return this.#endpoints.get(id);
+  }
+
+  /** The leader's controller endpoint, if the leader and its address are known (e.g. to route controller requests). */
+  leaderEndpoint(): Endpoint | undefined {
+    const leaderId = this.#node.leaderId;
+    return leaderId === null ? undefined : this.#endpoints.get(leaderId);
+  }
+
+  /**
+   * AddRaftVoter on the leader: `voter` must be fetching from this leader as an observer with that
+   * directory id and be caught up. Its ApiVersions is asked first (reachable, kraft.version range; a node
+   * that does not advertise `kraft.version` is taken to support 0..1). Resolves once the new voter set
+   * committed (NONE), or with Kafka's error (NOT_LEADER_OR_FOLLOWER, REQUEST_TIMED_OUT, DUPLICATE_VOTER,
+   * UNSUPPORTED_VERSION, INVALID_REQUEST).
+   */
+  async addVoter(voter: { readonly id: number; readonly directoryId: string; readonly endpoints: readonly VoterEndpoint[] }, timeoutMs = this.#requestTimeoutMs): Promise<VoterChangeAnswer> {
+    const refused = this.#voterChangeRefused();
+    if (refused !== null) return refused;
+    if (voter.directoryId === ZERO_UUID) return { errorCode: WireError.INVALID_REQUEST, errorMessage: 'the new voter needs a directory id' };
+    const endpoint = voter.endpoints.find((e) => e.name === this.#ctx.listenerName);
+    if (endpoint === undefined) return { errorCode: WireError.INVALID_REQUEST, errorMessage: `the new voter has no ${this.#ctx.listenerName} listener` };
+    const range = await this.#probeKRaftVersion(endpoint);
+    if (range === null) return { errorCode: WireError.REQUEST_TIMED_OUT, errorMessage: `new voter ${voter.id} at ${endpoint.host}:${endpoint.port} is not ready to receive requests` };
+    const node: VoterNode = { id: voter.id, directoryId: voter.directoryId, endpoints: voter.endpoints, kraftVersion: range };
+    return this.#voterChange((now) => this.#node.addVoter(node, timeoutMs, now));
+  }
+
+  /** RemoveRaftVoter on the leader; resolves once the new voter set committed (a removed leader then resigns). */
+  removeVoter(key: { readonly id: number; readonly directoryId: string }, timeoutMs = this.#requestTimeoutMs): Promise<VoterChangeAnswer> {
+    const refused = this.#voterChangeRefused();
+    if (refused !== null) return Promise.resolve(refused);
+    return this.#voterChange((now) => this.#node.removeVoter(key, timeoutMs, now));
+  }
+
+  /** UpdateRaftVoter on the leader: a voter's endpoints / kraft.version range; answered once appended. */
+  updateVoter(voter: VoterNode): Promise<VoterChangeAnswer> {
+    const refused = this.#voterChangeRefused();
+    if (refused !== null) return Promise.resolve(refused);
+    if (!voter.endpoints.some((e) => e.name === this.#ctx.listenerName)) return Promise.resolve({ errorCode: WireError.INVALID_REQUEST, errorMessage: `no ${this.#ctx.listenerName} listener` });
+    return this.#voterChange((now) => this.#node.updateVoter(voter, now));
+  }
+
+  #voterChangeRefused(): VoterChangeAnswer | null {
+    if (!this.#started || this.#closing || this.#closed || this.#fatal !== null) return { errorCode: WireError.BROKER_NOT_AVAILABLE, errorMessage: 'the metadata quorum is not running' };
+    if (this.#node.role !== 'leader') return { errorCode: WireError.NOT_LEADER_OR_FOLLOWER, errorMessage: `not the leader (leader ${this.#node.leaderId ?? 'unknown'}, epoch ${this.#node.epoch})` };
+    return null;
+  }
+
+  #voterChange(input: (nowMs: number) => VoterChangeResult): Promise<VoterChangeAnswer> {
+    const refused = this.#voterChangeRefused();
+    if (refused !== null) return Promise.resolve(refused);
+    let result: VoterChangeResult | null = null;
+    this.#guard(() => {
+      result = input(this.#nowMs());
+    });
+    const done = result as VoterChangeResult | null;
+    if (done === null) return Promise.resolve({ errorCode: WireError.BROKER_NOT_AVAILABLE, errorMessage: 'the metadata quorum stopped' });
+    if (!done.accepted) {
+      this.#guard(() => this.#process(done.ready));
+      return Promise.resolve({ errorCode: done.errorCode, errorMessage: done.message });
+    }
+    const answer = new Promise<VoterChangeAnswer>((resolve) => this.#voterChangeWaiters.set(done.changeId, resolve));
+    this.#logger.info({ changeId: done.changeId, offset: done.offset }, 'appended a voter set change');
+    this.#guard(() => this.#process(done.ready));
+    return answer;
+  }
+
+  #voterChangeEnded(outcome: VoterChangeOutcome): void {
+    const resolve = this.#voterChangeWaiters.get(outcome.changeId);
+    if (resolve === undefined) return;
+    this.#voterChangeWaiters.delete(outcome.changeId);
+    this.#logger.info({ changeId: outcome.changeId, errorCode: outcome.errorCode, message: outcome.message, voters: this.#node.voterSet.map((v) => v.id) }, 'voter set change ended');
+    resolve({ errorCode: outcome.errorCode, errorMessage: outcome.message });
+  }
+
+  #failVoterChanges(errorCode: number, message: string): void {
+    const waiters = [...this.#voterChangeWaiters.values()];
+    this.#voterChangeWaiters.clear();
+    for (const resolve of waiters) resolve({ errorCode, errorMessage: message });
+  }
+
+  /** ApiVersions of a new voter: its kraft.version range, or null when it does not answer. */
+  async #probeKRaftVersion(endpoint: VoterEndpoint): Promise<{ min: number; max: number } | null> {
+    let connection: KafkaConnection | null = null;
+    try {
+      connection = await KafkaConnection.open({ host: endpoint.host, port: endpoint.port, clientId: `raft-client-${this.localId}`, connectTimeoutMs: this.#requestTimeoutMs, requestTimeoutMs: this.#requestTimeoutMs });
+      const response = await connection.send(ApiKeys.API_VERSIONS, 3, { clientSoftwareName: 'millrace-raft', clientSoftwareVersion: '1' });
+      if (response.errorCode !== 0) return null;
+      const feature = response.supportedFeatures.find((f) => f.name === KRAFT_VERSION_FEATURE.name);
+      return feature === undefined ? { min: KRAFT_VERSION_FEATURE.minVersion, max: KRAFT_VERSION_FEATURE.maxVersion } : { min: feature.minVersion, max: feature.maxVersion };
+    } catch (error) {
+      this.#logger.info({ endpoint, err: error }, 'the new voter did not answer ApiVersions');
+      return null;
+    } finally {
+      connection?.close();
+    }
+  }
+
+  /** The voter's endpoint on the controller listener (from the voter set, else the address book). */
+  #endpointOf(voter: VoterNode): Endpoint | null {
+    return endpointFor(voter.id, voter.endpoints, this.#ctx.listenerName) ?? this.#endpoints.get(voter.id) ?? null;
+  }
+
+  /** The address book follows the voter set in effect. */
+  #syncVoterEndpoints(): void {
+    const voters = this.#node.voterSet;
+    if (voters === this.#knownVoterSet) return;
+    this.#knownVoterSet = voters;
+    for (const voter of voters) {
+      const endpoint = endpointFor(voter.id, voter.endpoints, this.#ctx.listenerName);
+      if (endpoint !== null) this.#learnEndpoint(endpoint);
+    }
+  }
+
+  #learnEndpoint(endpoint: Endpoint): void {
+    const known = this.#endpoints.get(endpoint.id);
+    if (known?.host === endpoint.host && known.port === endpoint.port) return;
+    // Our own address is ours to say (localEndpoint / static voters), unless we have none.
+    if (endpoint.id === this.localId && known !== undefined) return;
+    this.#endpoints.set(endpoint.id, endpoint);
+    this.#network.setPeer(endpoint);
+  }
+
+  /** AddRaftVoter 80 / RemoveRaftVoter 81 / UpdateRaftVoter 82 from the wire (Kafka's KafkaRaftClient validation). */
+  async #handleVoterChangeRequest(key: VoterChangeApiKey, request: unknown): Promise<unknown> {
+    const clusterOk = (clusterId: string | null): boolean => clusterId === null || clusterId === this.#ctx.clusterId;
+    switch (key) {
+      case ApiKeys.ADD_RAFT_VOTER: {
+        const r = request as AddRaftVoterRequest;
+        if (!clusterOk(r.clusterId)) return voterChangeResponse(key, WireError.INCONSISTENT_CLUSTER_ID, null);
+        const answer = await this.addVoter({ id: r.voterId, directoryId: r.voterDirectoryId, endpoints: r.listeners.map((l) => ({ name: l.name, host: l.host, port: l.port })) }, r.timeoutMs > 0 ? r.timeoutMs : this.#requestTimeoutMs);
+        return voterChangeResponse(key, answer.errorCode, answer.errorMessage);
+      }
+      case ApiKeys.REMOVE_RAFT_VOTER: {
+        const r = request as RemoveRaftVoterRequest;
+        if (!clusterOk(r.clusterId)) return voterChangeResponse(key, WireError.INCONSISTENT_CLUSTER_ID, null);
+        const answer = await this.removeVoter({ id: r.voterId, directoryId: r.voterDirectoryId });
+        return voterChangeResponse(key, answer.errorCode, answer.errorMessage);
+      }
+      case ApiKeys.UPDATE_RAFT_VOTER: {
+        const r = request as UpdateRaftVoterRequest;
+        const answer = (errorCode: number): unknown => {
+          const leaderId = this.#node.leaderId;
+          return updateVoterResponse(errorCode, leaderId, this.#node.epoch, leaderId === null ? null : (this.#endpoints.get(leaderId) ?? null));
+        };
+        if (!clusterOk(r.clusterId)) return answer(WireError.INCONSISTENT_CLUSTER_ID);
+        if (r.currentLeaderEpoch < this.#node.epoch) return answer(WireError.FENCED_LEADER_EPOCH);
+        if (r.currentLeaderEpoch > this.#node.epoch) return answer(WireError.UNKNOWN_LEADER_EPOCH);
+        const result = await this.updateVoter({
+          id: r.voterId,
+          directoryId: r.voterDirectoryId,
+          endpoints: r.listeners.map((l) => ({ name: l.name, host: l.host, port: l.port })),
+          kraftVersion: { min: r.kRaftVersionFeature.minSupportedVersion, max: r.kRaftVersionFeature.maxSupportedVersion },
+        });
+        return answer(result.errorCode);
+      }
+    }
+  }
+
   /**
    * Serves a raft request from the controller listener (Vote 52, BeginQuorumEpoch 53, EndQuorumEpoch 54,
-   * Fetch 1 of __cluster_metadata-0, FetchSnapshot 59, DescribeQuorum 55). Fetches are long polls.
+   * Fetch 1 of __cluster_metadata-0, FetchSnapshot 59, DescribeQuorum 55, AddRaftVoter 80, RemoveRaftVoter
+   * 81, UpdateRaftVoter 82). Fetches are long polls; Add/RemoveRaftVoter answer once the change committed.
    */
   async handleRaftRequest<K extends ApiKey>(apiKey: K, apiVersion: number, request: RequestByApiKey[K]): Promise<ResponseByApiKey[K]> {
     const key = apiKey as number as RaftApiKey;
@@ -478,14 +789,21 @@ export class MetadataQuorum {
     const respond = (response: unknown): ResponseByApiKey[K] => response as ResponseByApiKey[K];
     // While closing, a resigned leader still answers (NOT_LEADER_OR_FOLLOWER, votes) until close() ends.
     if (!this.#started || this.#closed || this.#fatal !== null) return respond(unavailableResponse(key));
+    if (key === ApiKeys.ADD_RAFT_VOTER || key === ApiKeys.REMOVE_RAFT_VOTER || key === ApiKeys.UPDATE_RAFT_VOTER) return respond(await this.#handleVoterChangeRequest(key, request));
     if (key === ApiKeys.DESCRIBE_QUORUM) {
       const body = request as DescribeQuorumRequest;
       const partition = body.topics[0]?.partitions[0];
       if (body.topics.length !== 1 || body.topics[0]?.topicName !== METADATA_TOPIC || partition?.partitionIndex !== METADATA_PARTITION) {
         return respond({ errorCode: 3, errorMessage: null, topics: [], nodes: [] });
       }
-      return respond(describeQuorumResponse(this.#ctx, this.#node.describeQuorum(), this.#voterIds, apiVersion));
+      const voters = this.#node.voterSet.map((v) => {
+        const e = this.#endpointOf(v);
+        return { id: v.id, listeners: v.endpoints.length > 0 ? v.endpoints : e === null ? [] : [{ name: this.#ctx.listenerName, host: e.host, port: e.port }] };
+      });
+      return respond(describeQuorumResponse(this.#ctx, this.#node.describeQuorum(), voters, apiVersion));
     }
+    // A leader announcing itself tells us where it is.
+    for (const endpoint of endpointsCarried(key, 'request', request, this.#ctx.listenerName)) this.#learnEndpoint(endpoint);
     const decoded = decodeRequest(this.#ctx, key, apiVersion, request);
     if (!decoded.ok) return respond(decoded.response);
     const message = decoded.message;
@@ -563,8 +881,9 @@ export class MetadataQuorum {
   #process(ready: Ready): void {
     const node = this.#node;
     const before = { end: this.#store.logEndOffset, hw: node.highWatermark };
-    // 1. Quorum state: synchronous and durable.
-    if (ready.quorumState !== null) this.#stateFile.write(ready.quorumState);
+    // 1. Quorum state: synchronous and durable (version 1 with dynamic voters, with the voted directory id).
+    const qs = ready.quorumState;
+    if (qs !== null) this.#stateFile.write(qs, node.kraftVersion === 0 ? null : { votedDirectoryId: qs.votedId === null ? ZERO_UUID : (findVoter(node.voterSet, qs.votedId)?.directoryId ?? ZERO_UUID) });
     // 2. Log operations, in order.
     for (const op of ready.logOps) this.#applyOp(op);
     this.#store.updateHighWatermark(ready.highWatermark);
@@ -582,6 +901,8 @@ export class MetadataQuorum {
       this.#rejectPending(new NotLeaderError(node.leaderId, node.epoch, 'the log was replaced by a snapshot'));
     }
     for (const entry of ready.committed) this.#commit(entry);
+    this.#syncVoterEndpoints();
+    for (const outcome of ready.voterChanges) this.#voterChangeEnded(outcome);
     if (ready.roleChanges.length > 0) {
       if (node.role !== 'leader') {
         const error = new NotLeaderError(node.leaderId, node.epoch);
@@ -681,6 +1002,8 @@ export class MetadataQuorum {
       .then(
         (wire) => {
           if (this.#closed) return;
+          // Leader endpoints in the answer (Fetch v16+ NodeEndpoints...): known before the core acts on it.
+          for (const endpoint of endpointsCarried(apiKey, 'response', wire, this.#ctx.listenerName)) this.#learnEndpoint(endpoint);
           let response: RaftResponse;
           try {
             response = decodeResponse(request, wire);
@@ -816,6 +1139,7 @@ export class MetadataQuorum {
     if (this.#timer !== null) clearInterval(this.#timer);
     this.#timer = null;
     this.#rejectPending(new NotLeaderError(null, this.#node.epoch, `the metadata quorum stopped: ${error.message}`));
+    this.#failVoterChanges(WireError.BROKER_NOT_AVAILABLE, `the metadata quorum stopped: ${error.message}`);
     if (this.#linger !== null) this.#failLinger(new NotLeaderError(null, this.#node.epoch, `the metadata quorum stopped: ${error.message}`));
     this.#wakeAll();
     for (const item of this.#afterFlush) item.drop();
@@ -835,7 +1159,10 @@ export class MetadataQuorum {
 }
 
 function isRaftApi(apiKey: number): apiKey is RaftApiKey {
-  return apiKey === ApiKeys.FETCH || apiKey === ApiKeys.VOTE || apiKey === ApiKeys.BEGIN_QUORUM_EPOCH || apiKey === ApiKeys.END_QUORUM_EPOCH || apiKey === ApiKeys.DESCRIBE_QUORUM || apiKey === ApiKeys.FETCH_SNAPSHOT;
+  return (Object.values(ApiKeys) as number[]).includes(apiKey) && apiKey !== ApiKeys.API_VERSIONS;
 }
+
+/** Kafka's pseudo node id of the i-th bootstrap server (RequestManager: -2, -3, ...). */
+const bootstrapId = (i: number): number => -(i + 2);
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));

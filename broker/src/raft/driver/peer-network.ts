@@ -1,5 +1,7 @@
 /**
- * Outbound raft requests: one KafkaConnection per remote voter, opened on first use, versions negotiated
+ * Outbound raft requests: one KafkaConnection per remote node (static voters, bootstrap servers under
+ * Kafka's pseudo ids -2, -3, ..., and addresses learned later: voters' endpoints from the voter set, leader
+ * endpoints from responses; setPeer replaces an address), opened on first use, versions negotiated
  * with ApiVersions (the highest version both sides implement), reconnected with exponential backoff after
  * a failure. A request that cannot be sent, times out or comes back on a closed connection rejects; the
  * driver reports it to the core (requestFailed) which retries.
@@ -47,6 +49,10 @@ class PeerConnection {
   constructor(peer: Endpoint, options: PeerNetworkOptions) {
     this.#peer = peer;
     this.#options = options;
+  }
+
+  get peer(): Endpoint {
+    return this.#peer;
   }
 
   async request<K extends RaftApiKey>(apiKey: K, build: (version: number) => RequestByApiKey[K]): Promise<ResponseByApiKey[K]> {
@@ -139,9 +145,26 @@ class PeerConnection {
 
 export class PeerNetwork {
   readonly #peers = new Map<number, PeerConnection>();
+  readonly #options: PeerNetworkOptions;
+  #closed = false;
 
   constructor(options: PeerNetworkOptions) {
+    this.#options = options;
     for (const peer of options.peers) if (peer.id !== options.localId) this.#peers.set(peer.id, new PeerConnection(peer, options));
+  }
+
+  /** Adds the address of node `peer.id`, or replaces it (the old connection is closed). */
+  setPeer(peer: Endpoint): void {
+    if (this.#closed || peer.id === this.#options.localId) return;
+    const existing = this.#peers.get(peer.id);
+    if (existing !== undefined && existing.peer.host === peer.host && existing.peer.port === peer.port) return;
+    existing?.close();
+    this.#peers.set(peer.id, new PeerConnection(peer, this.#options));
+  }
+
+  /** The address known for node `id`. */
+  peer(id: number): Endpoint | undefined {
+    return this.#peers.get(id)?.peer;
   }
 
   /** Sends a request to node `destinationId`; `build` gets the negotiated version. */
@@ -152,6 +175,7 @@ export class PeerNetwork {
   }
 
   close(): void {
+    this.#closed = true;
     for (const peer of this.#peers.values()) peer.close();
   }
 }

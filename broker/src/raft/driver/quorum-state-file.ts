@@ -59,17 +59,16 @@ export class QuorumStateFile {
     return { epoch: Math.max(0, epoch), leaderId: leaderId < 0 ? null : leaderId, votedId: votedId < 0 ? null : votedId };
   }
 
-  /** Writes `state` atomically and durably (version 0: static voters). */
-  write(state: QuorumStateRecord): void {
-    const json = {
-      clusterId: '',
-      leaderId: state.leaderId ?? -1,
-      leaderEpoch: state.epoch,
-      votedId: state.votedId ?? -1,
-      appliedOffset: 0,
-      currentVoters: [],
-      data_version: 0,
-    };
+  /**
+   * Writes `state` atomically and durably: version 0 with static voters (kraft.version 0), version 1 with
+   * dynamic voters (Kafka writes the version of the kraft.version in effect), with the voted candidate's
+   * directory id.
+   */
+  write(state: QuorumStateRecord, dynamic: { readonly votedDirectoryId: string } | null = null): void {
+    const json =
+      dynamic === null
+        ? { clusterId: '', leaderId: state.leaderId ?? -1, leaderEpoch: state.epoch, votedId: state.votedId ?? -1, appliedOffset: 0, currentVoters: [], data_version: 0 }
+        : { leaderId: state.leaderId ?? -1, leaderEpoch: state.epoch, votedId: state.votedId ?? -1, votedDirectoryId: dynamic.votedDirectoryId, data_version: 1 };
     this.#fs.writeFileAtomic(this.path, Buffer.from(JSON.stringify(json), 'utf8'), { fsync: true });
   }
 }

@@ -3,17 +3,26 @@
  *
  * - A data entry is one batch whose records have a null key and the metadata record as value
  *   (PartitionLeaderEpoch = raft epoch, BaseTimestamp = the leader's append time).
- * - A leader-change entry is a control batch with one control record: key `int16 0 | int16 2`, value
- *   `int16 version | LeaderChangeMessage` (Kafka's ControlRecordUtils framing, version 0).
+ * - Control records have the key `int16 0 | int16 type` and the message as value (the message's own
+ *   leading Version field is the only version: Kafka's MessageUtil.toByteBufferAccessor). Values written
+ *   by earlier Millrace builds carried an extra `int16 0` before the message; they are still read.
+ * - A leader-change entry is a control batch with a LeaderChangeMessage (type 2); with dynamic voters the
+ *   first leader after a bootstrap checkpoint adds a KRaftVersionRecord (type 5) and a VotersRecord
+ *   (type 6) to that batch. A voters entry is a control batch ending with a VotersRecord (optionally
+ *   preceded by a KRaftVersionRecord).
  * - A snapshot file `<20-digit end offset>-<10-digit epoch>.checkpoint` is: a control batch with the
- *   SnapshotHeaderRecord (type 3), data batches with the state machine's records, and a control batch with
- *   the SnapshotFooterRecord (type 4). Batch offsets inside a snapshot start at 0 (as Kafka's
- *   RecordsSnapshotWriter) and carry the snapshot's epoch.
+ *   SnapshotHeaderRecord (type 3) followed, with dynamic voters (kraft.version 1), by a KRaftVersionRecord
+ *   and the VotersRecord in effect at the snapshot's end (as Kafka's RecordsSnapshotWriter), data batches
+ *   with the state machine's records, and a control batch with the SnapshotFooterRecord (type 4). Batch
+ *   offsets inside a snapshot start at 0 and carry the snapshot's epoch. The bootstrap checkpoint
+ *   `00000000000000000000-0000000000.checkpoint` (`kafka-storage format --standalone` /
+ *   `--initial-controllers`) is such a snapshot with no data.
  *
  * Offsets are numbers in the core (safe integers; a metadata log never gets near 2^53) and bigints on disk
  * and on the wire; conversions are checked here.
  */
 import type { LogEntry } from '../core/raft-log.ts';
+import { KRAFT_VERSION_RECONFIG, normalize, type VoterSet } from '../core/voter-set.ts';
 import { buildRecordBatch } from '../../protocol/records/batch-builder.ts';
 import {
   BATCH_HEADER_BYTES,
@@ -32,12 +41,17 @@ import {
 import { ControlRecordType, controlRecordKey, readControlRecordType } from '../../protocol/records/control-records.ts';
 import { forEachRecord, recordKey, recordValue } from '../../protocol/records/record-iterator.ts';
 import {
+  readKRaftVersionRecord,
   readLeaderChangeMessage,
   readSnapshotFooterRecord,
   readSnapshotHeaderRecord,
+  readVotersRecord,
+  writeKRaftVersionRecord,
   writeLeaderChangeMessage,
   writeSnapshotFooterRecord,
   writeSnapshotHeaderRecord,
+  writeVotersRecord,
+  type VotersRecord,
 } from '../../protocol/generated/index.ts';
 import { ZERO_UUID } from '../../protocol/wire/uuid.ts';
 import { Reader } from '../../protocol/wire/reader.ts';
@@ -45,6 +59,8 @@ import { Writer } from '../../protocol/wire/writer.ts';
 
 /** Version of the control record values we write (Kafka's *_CURRENT_VERSION in ControlRecordUtils). */
 const CONTROL_VALUE_VERSION = 0;
+/** KRaftVersionRecord / VotersRecord versions (Kafka's KRAFT_VERSION_CURRENT_VERSION, KRAFT_VOTERS_CURRENT_VERSION). */
+const KRAFT_RECORD_VERSION = 0;
 /** Records per data batch in a snapshot file. */
 const SNAPSHOT_BATCH_RECORDS = 1000;
 
@@ -60,9 +76,45 @@ export function toOffset(value: bigint, what: string): number {
 
 function controlValue(write: (w: Writer) => void): Buffer {
   const w = new Writer(64);
-  w.int16(CONTROL_VALUE_VERSION);
   write(w);
   return w.toBuffer();
+}
+
+/** A voter set as Kafka's VotersRecord. */
+export function toVotersRecord(voters: VoterSet): VotersRecord {
+  return {
+    version: KRAFT_RECORD_VERSION,
+    voters: voters.map((v) => ({
+      voterId: v.id,
+      voterDirectoryId: v.directoryId,
+      endpoints: v.endpoints.map((e) => ({ name: e.name, host: e.host, port: e.port })),
+      kRaftVersionFeature: { minSupportedVersion: v.kraftVersion.min, maxSupportedVersion: v.kraftVersion.max },
+    })),
+  };
+}
+
+export function fromVotersRecord(record: VotersRecord): VoterSet {
+  return normalize(
+    record.voters.map((v) => ({
+      id: v.voterId,
+      directoryId: v.voterDirectoryId,
+      endpoints: v.endpoints.map((e) => ({ name: e.name, host: e.host, port: e.port })),
+      kraftVersion: { min: v.kRaftVersionFeature.minSupportedVersion, max: v.kRaftVersionFeature.maxSupportedVersion },
+    })),
+  );
+}
+
+interface ControlRecord {
+  readonly key: Buffer;
+  readonly value: Buffer;
+}
+
+function kraftVersionRecord(): ControlRecord {
+  return { key: controlRecordKey(ControlRecordType.kraftVersion), value: controlValue((w) => writeKRaftVersionRecord(w, { version: KRAFT_RECORD_VERSION, kRaftVersion: KRAFT_VERSION_RECONFIG }, 0)) };
+}
+
+function votersRecord(voters: VoterSet): ControlRecord {
+  return { key: controlRecordKey(ControlRecordType.kraftVoters), value: controlValue((w) => writeVotersRecord(w, toVotersRecord(voters), 0)) };
 }
 
 /** Batches we built or decoded, by entry, so an entry is encoded once however often it is sent. */
@@ -82,24 +134,33 @@ export function encodeEntry(entry: LogEntry): Buffer {
       records: entry.records.map((value) => ({ key: null, value: Buffer.from(value.buffer, value.byteOffset, value.byteLength) })),
     });
   } else {
-    const value = controlValue((w) =>
-      writeLeaderChangeMessage(
-        w,
-        {
-          version: 0,
-          leaderId: entry.leaderId,
-          voters: entry.voters.map((voterId) => ({ voterId, voterDirectoryId: ZERO_UUID })),
-          grantingVoters: entry.grantingVoters.map((voterId) => ({ voterId, voterDirectoryId: ZERO_UUID })),
-        },
-        0,
-      ),
-    );
+    const records: ControlRecord[] = [];
+    if (entry.type === 'leader-change') {
+      const value = controlValue((w) =>
+        writeLeaderChangeMessage(
+          w,
+          {
+            version: CONTROL_VALUE_VERSION,
+            leaderId: entry.leaderId,
+            voters: entry.voters.map((voterId) => ({ voterId, voterDirectoryId: ZERO_UUID })),
+            grantingVoters: entry.grantingVoters.map((voterId) => ({ voterId, voterDirectoryId: ZERO_UUID })),
+          },
+          0,
+        ),
+      );
+      records.push({ key: controlRecordKey(ControlRecordType.leaderChange), value });
+      if (entry.voterSet !== undefined) records.push(kraftVersionRecord(), votersRecord(entry.voterSet));
+    } else {
+      if (entry.lastOffset > entry.baseOffset) records.push(kraftVersionRecord());
+      records.push(votersRecord(entry.voterSet));
+    }
+    if (records.length !== entry.lastOffset - entry.baseOffset + 1) throw new RecordCodecError(`control batch at ${entry.baseOffset}: ${records.length} records for offsets ${entry.baseOffset}..${entry.lastOffset}`);
     batch = buildRecordBatch({
       baseOffset: BigInt(entry.baseOffset),
       partitionLeaderEpoch: entry.epoch,
       baseTimestampMs: timestampMs,
       control: true,
-      records: [{ key: controlRecordKey(ControlRecordType.leaderChange), value }],
+      records,
     });
   }
   encoded.set(entry, batch);
@@ -165,12 +226,44 @@ function controlTypeOf(record: RawRecord, offset: number): number {
   return readControlRecordType(record.key, 0, record.key.length);
 }
 
-/** Reads `int16 version | message` (Kafka's control record value framing). */
+/**
+ * Reads a control record value: the message itself (its leading Version field included), as Kafka writes
+ * it; or, from logs written by earlier Millrace builds, `int16 0 | message`.
+ */
 function readControlValue<T>(value: Buffer | null, offset: number, read: (r: Reader, version: number) => T): T {
   if (value === null || value.length < 2) throw new RecordCodecError(`control record at offset ${offset} has no value`);
-  const r = new Reader(value);
-  const version = r.int16();
-  return read(r, version);
+  try {
+    const r = new Reader(value);
+    const message = read(r, 0);
+    if (r.remaining === 0) return message;
+  } catch {
+    // fall through to the legacy framing
+  }
+  try {
+    const r = new Reader(value, 2);
+    const message = read(r, 0);
+    if (r.remaining === 0) return message;
+  } catch {
+    // reported below
+  }
+  throw new RecordCodecError(`control record at offset ${offset}: undecodable value`);
+}
+
+/** The voter set of a control batch's records (KRaftVersionRecord? VotersRecord), checking kraft.version 1. */
+function readKRaftRecords(records: readonly RawRecord[], offset: number, what: string): VoterSet | undefined {
+  let voters: VoterSet | undefined;
+  for (const [i, record] of records.entries()) {
+    const type = controlTypeOf(record, offset + i);
+    if (type === ControlRecordType.kraftVersion) {
+      const version = readControlValue(record.value, offset + i, readKRaftVersionRecord).kRaftVersion;
+      if (version !== KRAFT_VERSION_RECONFIG) throw new RecordCodecError(`${what}: kraft.version ${version} at offset ${offset + i} is not supported`);
+    } else if (type === ControlRecordType.kraftVoters) {
+      voters = fromVotersRecord(readControlValue(record.value, offset + i, readVotersRecord));
+    } else {
+      throw new RecordCodecError(`${what}: control record type ${type} at offset ${offset + i} is not supported here`);
+    }
+  }
+  return voters;
 }
 
 /** Decodes whole record batches (from the log or a fetch response) into log entries. */
@@ -196,23 +289,31 @@ export function decodeEntries(buf: Buffer, what = 'metadata log'): LogEntry[] {
       };
     } else {
       const first = records[0];
-      if (first === undefined || records.length !== 1) throw new RecordCodecError(`${what}: control batch at ${batch.baseOffset} holds ${records.length} records`);
+      if (first === undefined) throw new RecordCodecError(`${what}: empty control batch at ${batch.baseOffset}`);
       const type = controlTypeOf(first, batch.baseOffset);
-      if (type !== ControlRecordType.leaderChange) {
-        // KRaftVersion / Voters records (KIP-853) and transaction markers never appear in our metadata log.
+      const base = { baseOffset: batch.baseOffset, lastOffset: batch.lastOffset, epoch: batch.epoch, appendTimestamp: batch.timestamp };
+      if (type === ControlRecordType.leaderChange) {
+        const message = readControlValue(first.value, batch.baseOffset, readLeaderChangeMessage);
+        const voterSet = readKRaftRecords(records.slice(1), batch.baseOffset + 1, what);
+        entry = {
+          type: 'leader-change',
+          ...base,
+          leaderId: message.leaderId,
+          voters: message.voters.map((v) => v.voterId),
+          grantingVoters: message.grantingVoters.map((v) => v.voterId),
+          ...(voterSet === undefined ? {} : { voterSet }),
+        };
+      } else if (type === ControlRecordType.kraftVersion || type === ControlRecordType.kraftVoters) {
+        const voterSet = readKRaftRecords(records, batch.baseOffset, what);
+        const last = records.at(-1);
+        if (voterSet === undefined || last === undefined || controlTypeOf(last, batch.lastOffset) !== ControlRecordType.kraftVoters) {
+          throw new RecordCodecError(`${what}: control batch at ${batch.baseOffset} does not end with a VotersRecord`);
+        }
+        entry = { type: 'voters', ...base, voterSet };
+      } else {
+        // Transaction markers never appear in the metadata log.
         throw new RecordCodecError(`${what}: control record type ${type} at offset ${batch.baseOffset} is not supported`);
       }
-      const message = readControlValue(first.value, batch.baseOffset, readLeaderChangeMessage);
-      entry = {
-        type: 'leader-change',
-        baseOffset: batch.baseOffset,
-        lastOffset: batch.lastOffset,
-        epoch: batch.epoch,
-        appendTimestamp: batch.timestamp,
-        leaderId: message.leaderId,
-        voters: message.voters.map((v) => v.voterId),
-        grantingVoters: message.grantingVoters.map((v) => v.voterId),
-      };
     }
     encoded.set(entry, buf.subarray(batch.at, batch.at + batch.size));
     entries.push(entry);
@@ -240,16 +341,20 @@ export function parseSnapshotFileName(name: string): SnapshotIdBig | null {
   return { endOffset: BigInt(m[1]), epoch: Number(m[2]) };
 }
 
-/** The bytes of a snapshot file holding `records` (state machine record values). */
-export function encodeSnapshot(epoch: number, records: readonly Uint8Array[], lastContainedLogTimestamp: number): Buffer {
+/**
+ * The bytes of a snapshot file holding `records` (state machine record values) and, with dynamic voters,
+ * the voter set in effect at its end (`voters`; null with static voters).
+ */
+export function encodeSnapshot(epoch: number, records: readonly Uint8Array[], lastContainedLogTimestamp: number, voters: VoterSet | null = null): Buffer {
   const timestampMs = BigInt(Math.max(0, lastContainedLogTimestamp));
   const batches: Buffer[] = [];
   let offset = 0n;
-  const control = (type: number, value: Buffer): void => {
-    batches.push(buildRecordBatch({ baseOffset: offset, partitionLeaderEpoch: epoch, baseTimestampMs: timestampMs, control: true, records: [{ key: controlRecordKey(type), value }] }));
-    offset += 1n;
+  const control = (controlRecords: readonly ControlRecord[]): void => {
+    batches.push(buildRecordBatch({ baseOffset: offset, partitionLeaderEpoch: epoch, baseTimestampMs: timestampMs, control: true, records: controlRecords }));
+    offset += BigInt(controlRecords.length);
   };
-  control(ControlRecordType.snapshotHeader, controlValue((w) => writeSnapshotHeaderRecord(w, { version: 0, lastContainedLogTimestamp: timestampMs }, 0)));
+  const header: ControlRecord = { key: controlRecordKey(ControlRecordType.snapshotHeader), value: controlValue((w) => writeSnapshotHeaderRecord(w, { version: CONTROL_VALUE_VERSION, lastContainedLogTimestamp: timestampMs }, 0)) };
+  control(voters === null ? [header] : [header, kraftVersionRecord(), votersRecord(voters)]);
   for (let i = 0; i < records.length; i += SNAPSHOT_BATCH_RECORDS) {
     const chunk = records.slice(i, i + SNAPSHOT_BATCH_RECORDS);
     batches.push(
@@ -262,13 +367,20 @@ export function encodeSnapshot(epoch: number, records: readonly Uint8Array[], la
     );
     offset += BigInt(chunk.length);
   }
-  control(ControlRecordType.snapshotFooter, controlValue((w) => writeSnapshotFooterRecord(w, { version: 0 }, 0)));
+  control([{ key: controlRecordKey(ControlRecordType.snapshotFooter), value: controlValue((w) => writeSnapshotFooterRecord(w, { version: CONTROL_VALUE_VERSION }, 0)) }]);
   return Buffer.concat(batches);
+}
+
+/** The bootstrap checkpoint (snapshot 0-0) of `kafka-storage format --standalone / --initial-controllers`. */
+export function encodeBootstrapSnapshot(voters: VoterSet): Buffer {
+  return encodeSnapshot(0, [], 0, voters);
 }
 
 export interface DecodedSnapshot {
   readonly records: Buffer[];
   readonly lastContainedLogTimestamp: number;
+  /** The voter set the snapshot holds (kraft.version 1), or null. */
+  readonly voters: VoterSet | null;
 }
 
 /** Decodes and validates a snapshot file: header first, footer last, CRCs, no other control records. */
@@ -277,20 +389,24 @@ export function decodeSnapshot(bytes: Uint8Array): DecodedSnapshot {
   const records: Buffer[] = [];
   let header: number | null = null;
   let footer = false;
+  let voters: VoterSet | null = null;
   for (const batch of batchesOf(buf, 'snapshot')) {
     if (footer) throw new RecordCodecError('snapshot: batches after the footer');
     const raw = recordsOf(buf, batch);
     if (batch.control) {
-      const first = raw[0];
-      if (first === undefined || raw.length !== 1) throw new RecordCodecError(`snapshot: control batch with ${raw.length} records`);
-      const type = controlTypeOf(first, batch.baseOffset);
-      if (type === ControlRecordType.snapshotHeader && header === null && records.length === 0) {
-        header = Number(readControlValue(first.value, batch.baseOffset, readSnapshotHeaderRecord).lastContainedLogTimestamp);
-      } else if (type === ControlRecordType.snapshotFooter && header !== null) {
-        readControlValue(first.value, batch.baseOffset, readSnapshotFooterRecord);
-        footer = true;
-      } else if (type !== ControlRecordType.kraftVersion && type !== ControlRecordType.kraftVoters) {
-        throw new RecordCodecError(`snapshot: unexpected control record type ${type}`);
+      for (const [i, record] of raw.entries()) {
+        const offset = batch.baseOffset + i;
+        const type = controlTypeOf(record, offset);
+        if (type === ControlRecordType.snapshotHeader && header === null && records.length === 0) {
+          header = Number(readControlValue(record.value, offset, readSnapshotHeaderRecord).lastContainedLogTimestamp);
+        } else if (type === ControlRecordType.snapshotFooter && header !== null) {
+          readControlValue(record.value, offset, readSnapshotFooterRecord);
+          footer = true;
+        } else if ((type === ControlRecordType.kraftVersion || type === ControlRecordType.kraftVoters) && header !== null && records.length === 0) {
+          voters = readKRaftRecords([record], offset, 'snapshot') ?? voters;
+        } else {
+          throw new RecordCodecError(`snapshot: unexpected control record type ${type} at ${offset}`);
+        }
       }
       continue;
     }
@@ -301,5 +417,19 @@ export function decodeSnapshot(bytes: Uint8Array): DecodedSnapshot {
     }
   }
   if (header === null || !footer) throw new RecordCodecError(`snapshot: missing ${header === null ? 'header' : 'footer'}`);
-  return { records, lastContainedLogTimestamp: header };
+  return { records, lastContainedLogTimestamp: header, voters };
+}
+
+/** The voter set a snapshot holds, reading only its leading control batches (the core's `snapshotVoters`). */
+export function readSnapshotVoters(bytes: Uint8Array): VoterSet | null {
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let voters: VoterSet | null = null;
+  for (const batch of batchesOf(buf, 'snapshot')) {
+    if (!batch.control) break;
+    for (const [i, record] of recordsOf(buf, batch).entries()) {
+      const type = controlTypeOf(record, batch.baseOffset + i);
+      if (type === ControlRecordType.kraftVersion || type === ControlRecordType.kraftVoters) voters = readKRaftRecords([record], batch.baseOffset + i, 'snapshot') ?? voters;
+    }
+  }
+  return voters;
 }

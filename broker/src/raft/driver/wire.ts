@@ -1,7 +1,9 @@
 /**
  * Core messages <-> the generated Kafka RPC types (Vote 52, BeginQuorumEpoch 53, EndQuorumEpoch 54,
  * Fetch 1 on __cluster_metadata-0, FetchSnapshot 59, DescribeQuorum 55), as Kafka's KafkaRaftClient and
- * RaftUtil build and validate them.
+ * RaftUtil build and validate them; plus the KIP-853 admin RPCs AddRaftVoter 80, RemoveRaftVoter 81 and
+ * UpdateRaftVoter 82 (validation and responses; the quorum answers them), and the replica directory ids
+ * (Vote v1 candidate/voter, BeginQuorumEpoch v1 voter, Fetch v17 and FetchSnapshot v1 replica).
  *
  * Requests carry the sender's cluster id (a mismatch is answered with INCONSISTENT_CLUSTER_ID), the
  * single topic partition `__cluster_metadata-0` (Fetch v13+ by topic id 0...01), and the sender's replica
@@ -15,6 +17,9 @@
  */
 import {
   defaultFetchResponsePartitionData,
+  type AddRaftVoterResponse,
+  type RemoveRaftVoterResponse,
+  type UpdateRaftVoterResponse,
   type BeginQuorumEpochRequest as WireBeginQuorumEpochRequest,
   type BeginQuorumEpochResponse as WireBeginQuorumEpochResponse,
   type DescribeQuorumResponse as WireDescribeQuorumResponse,
@@ -45,6 +50,7 @@ import {
   type VoteResponse,
 } from '../core/messages.ts';
 import type { QuorumDescription } from '../core/raft-node.ts';
+import type { VoterEndpoint } from '../core/voter-set.ts';
 import { decodeEntries, encodeEntries, toOffset } from './record-codec.ts';
 import { METADATA_PARTITION, METADATA_TOPIC } from './metadata-log-store.ts';
 
@@ -56,8 +62,13 @@ export const ApiKeys = {
   END_QUORUM_EPOCH: 54,
   DESCRIBE_QUORUM: 55,
   FETCH_SNAPSHOT: 59,
+  ADD_RAFT_VOTER: 80,
+  REMOVE_RAFT_VOTER: 81,
+  UPDATE_RAFT_VOTER: 82,
 } as const;
 export type RaftApiKey = (typeof ApiKeys)[Exclude<keyof typeof ApiKeys, 'API_VERSIONS'>];
+/** The KIP-853 voter-change APIs (answered by the leader after the change, not by a single core step). */
+export type VoterChangeApiKey = typeof ApiKeys.ADD_RAFT_VOTER | typeof ApiKeys.REMOVE_RAFT_VOTER | typeof ApiKeys.UPDATE_RAFT_VOTER;
 
 /** The raft APIs the driver serves, with the versions its codecs implement (what a controller listener advertises). */
 export const RAFT_API_VERSIONS: ReadonlyMap<RaftApiKey, { readonly min: number; readonly max: number }> = new Map([
@@ -68,7 +79,13 @@ export const RAFT_API_VERSIONS: ReadonlyMap<RaftApiKey, { readonly min: number; 
   [ApiKeys.END_QUORUM_EPOCH, { min: 0, max: 1 }],
   [ApiKeys.DESCRIBE_QUORUM, { min: 0, max: 2 }],
   [ApiKeys.FETCH_SNAPSHOT, { min: 0, max: 1 }],
+  [ApiKeys.ADD_RAFT_VOTER, { min: 0, max: 0 }],
+  [ApiKeys.REMOVE_RAFT_VOTER, { min: 0, max: 0 }],
+  [ApiKeys.UPDATE_RAFT_VOTER, { min: 0, max: 0 }],
 ]);
+
+/** The kraft.version range this node supports (ApiVersions SupportedFeatures `kraft.version`, KIP-853). */
+export const KRAFT_VERSION_FEATURE = { name: 'kraft.version', minVersion: 0, maxVersion: 1 } as const;
 
 /** Millrace's carrier for KIP-996's PreVote until the codec has VoteRequest v2 (see the module comment). */
 export const PRE_VOTE_TAG = 0x4d52;
@@ -77,7 +94,9 @@ export const WireError = {
   NONE: 0,
   UNKNOWN_TOPIC_OR_PARTITION: 3,
   NOT_LEADER_OR_FOLLOWER: 6,
+  REQUEST_TIMED_OUT: 7,
   BROKER_NOT_AVAILABLE: 8,
+  UNSUPPORTED_VERSION: 35,
   INVALID_REQUEST: 42,
   FENCED_LEADER_EPOCH: 74,
   UNKNOWN_LEADER_EPOCH: 75,
@@ -87,6 +106,8 @@ export const WireError = {
   UNKNOWN_TOPIC_ID: 100,
   INCONSISTENT_CLUSTER_ID: 104,
   INVALID_VOTER_KEY: 125,
+  DUPLICATE_VOTER: 126,
+  VOTER_NOT_FOUND: 127,
 } as const;
 
 export interface Endpoint {
@@ -100,14 +121,23 @@ export interface WireContext {
   readonly clusterId: string;
   readonly localId: number;
   readonly listenerName: string;
-  /** Controller endpoints by id (for NodeEndpoints / LeaderEndpoints). */
+  /** Controller endpoints by id (for NodeEndpoints / LeaderEndpoints); the driver keeps it current. */
   readonly endpoints: ReadonlyMap<number, Endpoint>;
+  /** This replica's directory id (KIP-853); ZERO_UUID / absent when unknown. */
+  readonly localDirectoryId?: string;
+  /** The directory id of voter `id` in the voter set in effect (ZERO_UUID when unknown). */
+  readonly directoryIdOf?: (id: number) => string;
   readonly fetchMaxWaitMs: number;
   readonly fetchMaxBytes: number;
   readonly snapshotMaxBytes: number;
 }
 
 const leaderOrNone = (id: number | null): number => id ?? -1;
+const localDirectory = (ctx: WireContext): string => ctx.localDirectoryId ?? ZERO_UUID;
+const directoryOf = (ctx: WireContext, id: number): string => ctx.directoryIdOf?.(id) ?? ZERO_UUID;
+/** Kafka's isValidVoterKey: a request naming this replica's id, and directory id when both are known. */
+const isLocalKey = (ctx: WireContext, id: number, directoryId: string): boolean =>
+  id === ctx.localId && (directoryId === ZERO_UUID || localDirectory(ctx) === ZERO_UUID || directoryId === localDirectory(ctx));
 const optionalLeader = (id: number): number | null => (id < 0 ? null : id);
 const knownError = (code: number): RaftErrorCode =>
   (Object.values(RaftErrorCode) as number[]).includes(code) ? (code as RaftErrorCode) : RaftErrorCode.NOT_LEADER_OR_FOLLOWER;
@@ -168,8 +198,8 @@ export function encodeRequest(ctx: WireContext, request: RaftRequest, version: n
                   partitionIndex: METADATA_PARTITION,
                   candidateEpoch: request.candidateEpoch,
                   candidateId: request.candidateId,
-                  candidateDirectoryId: ZERO_UUID,
-                  voterDirectoryId: ZERO_UUID,
+                  candidateDirectoryId: version >= 1 ? localDirectory(ctx) : ZERO_UUID,
+                  voterDirectoryId: version >= 1 ? directoryOf(ctx, request.destinationId) : ZERO_UUID,
                   lastOffsetEpoch: request.lastOffsetEpoch,
                   lastOffset: BigInt(request.lastOffset),
                   ...(tagged.length > 0 ? { _unknownTaggedFields: tagged } : {}),
@@ -186,7 +216,7 @@ export function encodeRequest(ctx: WireContext, request: RaftRequest, version: n
         body: {
           clusterId: ctx.clusterId,
           voterId: request.destinationId,
-          topics: [{ topicName: METADATA_TOPIC, partitions: [{ partitionIndex: METADATA_PARTITION, voterDirectoryId: ZERO_UUID, leaderId: request.leaderId, leaderEpoch: request.leaderEpoch }] }],
+          topics: [{ topicName: METADATA_TOPIC, partitions: [{ partitionIndex: METADATA_PARTITION, voterDirectoryId: version >= 1 ? directoryOf(ctx, request.destinationId) : ZERO_UUID, leaderId: request.leaderId, leaderEpoch: request.leaderEpoch }] }],
           leaderEndpoints: leaderEndpoints(ctx),
         },
       };
@@ -204,7 +234,7 @@ export function encodeRequest(ctx: WireContext, request: RaftRequest, version: n
                   leaderId: request.leaderId,
                   leaderEpoch: request.leaderEpoch,
                   preferredSuccessors: version === 0 ? [...request.preferredSuccessors] : [],
-                  preferredCandidates: version >= 1 ? request.preferredSuccessors.map((candidateId) => ({ candidateId, candidateDirectoryId: ZERO_UUID })) : [],
+                  preferredCandidates: version >= 1 ? request.preferredSuccessors.map((candidateId) => ({ candidateId, candidateDirectoryId: directoryOf(ctx, candidateId) })) : [],
                 },
               ],
             },
@@ -237,7 +267,7 @@ export function encodeRequest(ctx: WireContext, request: RaftRequest, version: n
                   lastFetchedEpoch: request.lastFetchedEpoch,
                   logStartOffset: -1n,
                   partitionMaxBytes: ctx.fetchMaxBytes,
-                  replicaDirectoryId: ZERO_UUID,
+                  replicaDirectoryId: version >= 17 ? localDirectory(ctx) : ZERO_UUID,
                 },
               ],
             },
@@ -262,7 +292,7 @@ export function encodeRequest(ctx: WireContext, request: RaftRequest, version: n
                   currentLeaderEpoch: request.currentLeaderEpoch,
                   snapshotId: { endOffset: BigInt(request.snapshotId.endOffset), epoch: request.snapshotId.epoch },
                   position: BigInt(request.position),
-                  replicaDirectoryId: ZERO_UUID,
+                  replicaDirectoryId: version >= 1 ? localDirectory(ctx) : ZERO_UUID,
                 },
               ],
             },
@@ -378,7 +408,7 @@ export function decodeRequest(ctx: WireContext, apiKey: RaftApiKey, version: num
       if (r.topics.length !== 1 || r.topics[0]?.topicName !== METADATA_TOPIC || r.topics[0].partitions.length !== 1 || p?.partitionIndex !== METADATA_PARTITION) {
         return { ok: false, response: voteError(WireError.INVALID_REQUEST) };
       }
-      if (version >= 1 && r.voterId !== ctx.localId) return { ok: false, response: voteError(WireError.INVALID_VOTER_KEY) };
+      if (version >= 1 && !isLocalKey(ctx, r.voterId, p.voterDirectoryId)) return { ok: false, response: voteError(WireError.INVALID_VOTER_KEY) };
       const preVote = p._unknownTaggedFields?.some((f) => f.tag === PRE_VOTE_TAG && f.data[0] === 1) ?? false;
       return {
         ok: true,
@@ -393,7 +423,7 @@ export function decodeRequest(ctx: WireContext, apiKey: RaftApiKey, version: num
       if (r.topics.length !== 1 || r.topics[0]?.topicName !== METADATA_TOPIC || r.topics[0].partitions.length !== 1 || p?.partitionIndex !== METADATA_PARTITION) {
         return { ok: false, response: beginError(WireError.INVALID_REQUEST) };
       }
-      if (version >= 1 && r.voterId !== ctx.localId) return { ok: false, response: beginError(WireError.INVALID_VOTER_KEY) };
+      if (version >= 1 && !isLocalKey(ctx, r.voterId, p.voterDirectoryId)) return { ok: false, response: beginError(WireError.INVALID_VOTER_KEY) };
       return { ok: true, maxWaitMs: 0, message: { kind: 'BeginQuorumEpochRequest', sourceId: p.leaderId, destinationId, leaderEpoch: p.leaderEpoch, leaderId: p.leaderId } satisfies BeginQuorumEpochRequest };
     }
     case ApiKeys.END_QUORUM_EPOCH: {
@@ -422,7 +452,15 @@ export function decodeRequest(ctx: WireContext, apiKey: RaftApiKey, version: num
       return {
         ok: true,
         maxWaitMs: r.maxWaitMs,
-        message: { kind: 'FetchRequest', sourceId: replicaId, destinationId, currentLeaderEpoch: p.currentLeaderEpoch, fetchOffset: toOffset(p.fetchOffset, 'fetch offset'), lastFetchedEpoch: p.lastFetchedEpoch } satisfies FetchRequest,
+        message: {
+          kind: 'FetchRequest',
+          sourceId: replicaId,
+          destinationId,
+          currentLeaderEpoch: p.currentLeaderEpoch,
+          fetchOffset: toOffset(p.fetchOffset, 'fetch offset'),
+          lastFetchedEpoch: p.lastFetchedEpoch,
+          ...(version >= 17 && p.replicaDirectoryId !== ZERO_UUID ? { replicaDirectoryId: p.replicaDirectoryId } : {}),
+        } satisfies FetchRequest,
       };
     }
     case ApiKeys.FETCH_SNAPSHOT: {
@@ -449,7 +487,10 @@ export function decodeRequest(ctx: WireContext, apiKey: RaftApiKey, version: num
       };
     }
     case ApiKeys.DESCRIBE_QUORUM:
-      throw new Error('DescribeQuorum is answered from the description, not by the core');
+    case ApiKeys.ADD_RAFT_VOTER:
+    case ApiKeys.REMOVE_RAFT_VOTER:
+    case ApiKeys.UPDATE_RAFT_VOTER:
+      throw new Error(`API ${apiKey} is not answered by a single core step`);
   }
 }
 
@@ -491,7 +532,43 @@ export function unavailableResponse(apiKey: RaftApiKey): unknown {
       return { throttleTimeMs: 0, errorCode, topics: [], nodeEndpoints: [] } satisfies WireFetchSnapshotResponse;
     case ApiKeys.DESCRIBE_QUORUM:
       return { errorCode, errorMessage: 'the quorum is shutting down', topics: [], nodes: [] } satisfies WireDescribeQuorumResponse;
+    case ApiKeys.ADD_RAFT_VOTER:
+    case ApiKeys.REMOVE_RAFT_VOTER:
+      return voterChangeResponse(apiKey, errorCode, 'the quorum is shutting down');
+    case ApiKeys.UPDATE_RAFT_VOTER:
+      return updateVoterResponse(errorCode, null, -1, null);
   }
+}
+
+/** AddRaftVoter / RemoveRaftVoter response. */
+export function voterChangeResponse(apiKey: typeof ApiKeys.ADD_RAFT_VOTER | typeof ApiKeys.REMOVE_RAFT_VOTER, errorCode: number, errorMessage: string | null): AddRaftVoterResponse | RemoveRaftVoterResponse {
+  void apiKey; // same shape
+  return { throttleTimeMs: 0, errorCode, errorMessage };
+}
+
+/** UpdateRaftVoter response, with the current leader and its endpoint (Kafka's RaftUtil.updateVoterResponse). */
+export function updateVoterResponse(errorCode: number, leaderId: number | null, leaderEpoch: number, leader: Endpoint | null): UpdateRaftVoterResponse {
+  return { throttleTimeMs: 0, errorCode, currentLeader: { leaderId: leaderId ?? -1, leaderEpoch, host: leader?.host ?? '', port: leader?.port ?? -1 } };
+}
+
+/** A voter's endpoint on `listenerName` (else its first one) as an Endpoint of node `id`. */
+export function endpointFor(id: number, endpoints: readonly VoterEndpoint[], listenerName: string): Endpoint | null {
+  const e = endpoints.find((x) => x.name === listenerName) ?? endpoints[0];
+  return e === undefined ? null : { id, host: e.host, port: e.port };
+}
+
+/** Leader endpoints a raft response or request carries (Vote / Fetch / FetchSnapshot NodeEndpoints, Begin/EndQuorumEpoch LeaderEndpoints). */
+export function endpointsCarried(apiKey: RaftApiKey, kind: 'request' | 'response', body: unknown, listenerName: string): Endpoint[] {
+  const out: Endpoint[] = [];
+  const b = body as { nodeEndpoints?: readonly { nodeId: number; host: string; port: number }[]; leaderEndpoints?: readonly { name: string; host: string; port: number }[]; topics?: readonly { partitions: readonly { leaderId?: number }[] }[] };
+  if (kind === 'response') {
+    for (const e of b.nodeEndpoints ?? []) if (e.nodeId >= 0 && e.port > 0) out.push({ id: e.nodeId, host: e.host, port: e.port });
+  } else if (apiKey === ApiKeys.BEGIN_QUORUM_EPOCH || apiKey === ApiKeys.END_QUORUM_EPOCH) {
+    const leaderId = b.topics?.[0]?.partitions[0]?.leaderId;
+    const e = (b.leaderEndpoints ?? []).find((x) => x.name === listenerName) ?? b.leaderEndpoints?.[0];
+    if (leaderId !== undefined && leaderId >= 0 && e !== undefined && e.port > 0) out.push({ id: leaderId, host: e.host, port: e.port });
+  }
+  return out;
 }
 
 // ---- outbound responses --------------------------------------------------------------------------------
@@ -536,7 +613,9 @@ export function encodeResponse(ctx: WireContext, response: RaftResponse, version
         errorCode: 0,
         sessionId: 0,
         responses: [{ topic: METADATA_TOPIC, topicId: METADATA_TOPIC_ID, partitions: [partition] }],
-        nodeEndpoints: version >= 16 && failed ? endpointsOf(ctx, [response.leaderId]).map((e) => ({ ...e, rack: null })) : [],
+        // Kafka's RaftUtil.singletonFetchResponse: the leader's endpoint whenever it is known (v16+), so a
+        // replica that found the leader through a bootstrap server can reach it.
+        nodeEndpoints: version >= 16 ? endpointsOf(ctx, [response.leaderId]).map((e) => ({ ...e, rack: null })) : [],
       } satisfies WireFetchResponse;
     }
     case 'FetchSnapshotResponse': {
@@ -567,14 +646,14 @@ export function encodeResponse(ctx: WireContext, response: RaftResponse, version
 }
 
 /** DescribeQuorum (KIP-595 / KIP-836): answered by the leader; others say NOT_LEADER_OR_FOLLOWER. */
-export function describeQuorumResponse(ctx: WireContext, description: QuorumDescription | null, voterIds: readonly number[], version: number): WireDescribeQuorumResponse {
-  const nodes =
-    version >= 2
-      ? voterIds.flatMap((id) => {
-          const e = ctx.endpoints.get(id);
-          return e === undefined ? [] : [{ nodeId: id, listeners: [{ name: ctx.listenerName, host: e.host, port: e.port }] }];
-        })
-      : [];
+export function describeQuorumResponse(
+  ctx: WireContext,
+  description: QuorumDescription | null,
+  voters: readonly { readonly id: number; readonly listeners: readonly VoterEndpoint[] }[],
+  version: number,
+): WireDescribeQuorumResponse {
+  // v2 (KIP-853): the voters' listeners.
+  const nodes = version >= 2 ? voters.filter((v) => v.listeners.length > 0).map((v) => ({ nodeId: v.id, listeners: v.listeners.map((l) => ({ name: l.name, host: l.host, port: l.port })) })) : [];
   if (description === null) {
     return {
       errorCode: 0,
@@ -590,7 +669,7 @@ export function describeQuorumResponse(ctx: WireContext, description: QuorumDesc
   }
   const replica = (r: QuorumDescription['voters'][number]): WireDescribeQuorumResponse['topics'][number]['partitions'][number]['currentVoters'][number] => ({
     replicaId: r.replicaId,
-    replicaDirectoryId: ZERO_UUID,
+    replicaDirectoryId: version >= 2 ? r.directoryId : ZERO_UUID,
     logEndOffset: BigInt(r.logEndOffset),
     lastFetchTimestamp: BigInt(r.lastFetchTimestamp),
     lastCaughtUpTimestamp: BigInt(r.lastCaughtUpTimestamp),
