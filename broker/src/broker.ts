@@ -12,6 +12,7 @@
  * checkpoints and the clean-shutdown marker, the quorum resigns leadership if it held it.
  */
 import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import { LogManager } from './log/log-manager.ts';
 import { readMetaProperties } from './log/meta-properties.ts';
@@ -27,6 +28,7 @@ import { ControllerChannel } from './cluster/controller-channel.ts';
 import { BrokerLifecycle } from './cluster/broker-lifecycle.ts';
 import { CONTROLLER_APIS, notControllerResponse, type ControllerApiKey } from './cluster/not-controller.ts';
 import { MetadataQuorum, type LeaderAndEpoch, type RaftTimingOverrides } from './raft/driver/metadata-quorum.ts';
+import { KRAFT_VERSION_FEATURE } from './raft/driver/wire.ts';
 import type { ApiKey, RequestByApiKey, ResponseByApiKey } from './protocol/generated/index.ts';
 import { errorName } from './protocol/error-codes.ts';
 import type { HostedLogs } from './api/dynamic-broker-config.ts';
@@ -35,6 +37,7 @@ import { ReplicaManager } from './replication/replica-manager.ts';
 import { SocketServer } from './server/socket-server.ts';
 import { KAFKA_40_BROKER_RANGES, KAFKA_40_CONTROLLER_RANGES, REJECTED_BELOW, advertisedVersions, type VersionRange } from './server/api-versions.ts';
 import type { Handler, HandlerTable, RequestContext } from './server/request-context.ts';
+import { CloseConnection } from './server/close-connection.ts';
 import { createApiVersionsHandler, type SupportedFeature } from './api/api-versions-handler.ts';
 import { createMetadataHandler } from './api/metadata-handler.ts';
 import { createProduceHandler } from './api/produce-handler.ts';
@@ -76,8 +79,13 @@ export interface BrokerSettings {
   readonly listeners: readonly ListenerAddress[];
   /** controller.listener.names listeners this node binds (controller role). */
   readonly controllerListeners: readonly ListenerAddress[];
-  /** controller.quorum.voters */
+  /** controller.quorum.voters (static quorum); empty with a dynamic quorum. */
   readonly quorumVoters: readonly { readonly id: number; readonly host: string; readonly port: number }[];
+  /** controller.quorum.bootstrap.servers (dynamic quorum, KIP-853). */
+  readonly quorumBootstrapServers: readonly { readonly host: string; readonly port: number }[];
+  /** millrace.quorum.standalone / millrace.quorum.initial.controllers: how a dynamic quorum starts. */
+  readonly quorumStandalone: boolean;
+  readonly quorumInitialControllers: readonly { readonly id: number; readonly host: string; readonly port: number; readonly directoryId: string }[];
   readonly raftTiming: RaftTimingOverrides;
   /** broker.heartbeat.interval.ms, broker.session.timeout.ms, initial.broker.registration.timeout.ms */
   readonly heartbeatIntervalMs: number;
@@ -105,7 +113,7 @@ export interface BrokerSettings {
 /** Kafka 4.0 features this broker supports (ApiVersions SupportedFeatures). */
 export const SUPPORTED_FEATURES: readonly SupportedFeature[] = [
   { name: 'metadata.version', minVersion: 7, maxVersion: 25 },
-  { name: 'kraft.version', minVersion: 0, maxVersion: 0 },
+  KRAFT_VERSION_FEATURE,
   { name: 'group.version', minVersion: 0, maxVersion: 0 },
   { name: 'transaction.version', minVersion: 0, maxVersion: 0 },
 ];
@@ -114,7 +122,7 @@ const METADATA_VERSION_LEVEL = 25;
 /** How often the active controller looks for expired broker sessions. */
 const FENCING_CHECK_INTERVAL_MS = 250;
 /** Raft RPCs served on the controller listener (Fetch only for __cluster_metadata). */
-const RAFT_APIS = [1, 52, 53, 54, 55, 59] as const;
+const RAFT_APIS = [1, 52, 53, 54, 55, 59, 80, 81, 82] as const;
 /** How long a broker waits for its image to show a forwarded topic creation or deletion. */
 const FORWARD_VISIBILITY_WAIT_MS = 5000;
 /** Admin APIs a broker forwards to the active controller (DescribeQuorum too, as Kafka's brokers do). */
@@ -224,11 +232,24 @@ export class Broker {
     this.clusterIdValue = this.discoverClusterId();
     logger.info({ clusterId: this.clusterIdValue, nodeId: settings.nodeId, roles: settings.processRoles, logDirs: settings.logDirs }, 'loading logs');
 
+    // Controllers bind their listener first: a dynamic quorum needs its real endpoint, and requests that
+    // arrive before the quorum opens are refused (peers retry).
+    if (this.isController) {
+      await this.listen(settings.controllerListeners, this.controllerListenerTable(), CONTROLLER_LISTENER_RANGES, this.controllerServers);
+    }
+    const controllerListener = settings.controllerListeners[0];
+    const localEndpoint = controllerListener === undefined ? undefined
+      : { host: controllerListener.host === '0.0.0.0' || controllerListener.host === '::' ? hostname() : controllerListener.host, port: this.boundPorts.get(controllerListener.name) ?? controllerListener.port };
+
     // The metadata quorum: a voter on controllers, an observer on brokers. Committed records feed the image.
     const quorum = await MetadataQuorum.open({
       localId: settings.nodeId,
       clusterId: this.clusterIdValue,
       voters: settings.quorumVoters,
+      ...(settings.quorumBootstrapServers.length > 0 ? { bootstrapServers: settings.quorumBootstrapServers } : {}),
+      ...(settings.quorumStandalone ? { standalone: true } : {}),
+      ...(settings.quorumInitialControllers.length > 0 ? { initialVoters: settings.quorumInitialControllers } : {}),
+      ...(localEndpoint === undefined ? {} : { localEndpoint }),
       metadataLogDir: settings.metadataLogDir,
       logger: logger.child({ component: 'raft' }),
       timing: settings.raftTiming,
@@ -261,12 +282,13 @@ export class Broker {
         }),
       });
       this.controllerTable = this.controllerHandlers(this.controller);
-      await this.listen(settings.controllerListeners, this.controllerListenerTable(), CONTROLLER_LISTENER_RANGES, this.controllerServers);
     }
 
-    const controllerAddresses = settings.quorumVoters.map((v) => ({ id: v.id, host: v.host, port: v.port }));
+    const staticControllers = settings.quorumVoters.map((v) => ({ id: v.id, host: v.host, port: v.port }));
     this.channel = new ControllerChannel({
-      controllers: controllerAddresses,
+      // Static voters, or with a dynamic quorum the voters' endpoints as the metadata log knows them.
+      controllers: () => (staticControllers.length > 0 ? staticControllers
+        : quorum.describe().voters.flatMap((v) => (v.endpoint === null || v.endpoint === undefined ? [] : [{ id: v.id, host: v.endpoint.host, port: v.endpoint.port }]))),
       leaderId: () => quorum.leaderAndEpoch().leaderId,
       local: this.isController ? { isActive: () => this.controllerActive, handle: (apiKey, version, request) => this.handleLocally(apiKey, version, request) } : null,
       clientId: `millrace-node-${settings.nodeId}`,
@@ -464,9 +486,12 @@ export class Broker {
 
   /** The controller listener: raft RPCs, and controller-bound APIs answered only while active. */
   private controllerListenerTable(): HandlerTable {
-    const quorum = this.quorum as MetadataQuorum;
     const table: HandlerTable = {};
-    const raft = <K extends ApiKey>(apiKey: K): Handler<K> => (ctx, request) => quorum.handleRaftRequest(apiKey, ctx.apiVersion, request);
+    const raft = <K extends ApiKey>(apiKey: K): Handler<K> => (ctx, request) => {
+      // Before the quorum opens, close the connection: the peer reconnects and retries.
+      if (this.quorum === null) throw new CloseConnection('the metadata quorum is not open yet');
+      return this.quorum.handleRaftRequest(apiKey, ctx.apiVersion, request);
+    };
     for (const apiKey of RAFT_APIS) (table as Record<number, unknown>)[apiKey] = raft(apiKey);
     const onlyWhileActive = <K extends ControllerApiKey>(apiKey: K): Handler<K> => async (ctx, request) => {
       if (!this.controllerActive) return notControllerResponse(apiKey, request);

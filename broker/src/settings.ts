@@ -51,6 +51,9 @@ export function brokerSettings(config: BrokerConfig): BrokerSettings {
     listeners: config.isBroker ? config.listeners.filter((l) => !controllerNames.has(l.name)).map((l) => ({ name: l.name, host: l.host ?? '0.0.0.0', port: l.port })) : [],
     controllerListeners: config.isController ? config.controllerListeners.map((l) => ({ name: l.name, host: l.host ?? '0.0.0.0', port: l.port })) : [],
     quorumVoters: config.quorumVoters.map((v) => ({ id: v.id, host: v.host, port: v.port })),
+    quorumBootstrapServers: config.quorumBootstrapServers,
+    quorumStandalone: config.get('millrace.quorum.standalone'),
+    quorumInitialControllers: config.initialControllers.map((c) => ({ id: c.id, host: c.host, port: c.port, directoryId: c.directoryId })),
     raftTiming: {
       electionTimeoutMs: config.get('controller.quorum.election.timeout.ms'),
       electionBackoffMaxMs: config.get('controller.quorum.election.backoff.max.ms'),

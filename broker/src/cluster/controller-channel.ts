@@ -24,7 +24,8 @@ export interface LocalController {
 }
 
 export interface ControllerChannelOptions {
-  readonly controllers: readonly ControllerAddress[];
+  /** The controllers' addresses (static voters, or the voter endpoints the metadata log holds). */
+  readonly controllers: readonly ControllerAddress[] | (() => readonly ControllerAddress[]);
   /** The quorum's current leader as this process knows it (null while unknown). */
   readonly leaderId: () => number | null;
   readonly local: LocalController | null;
@@ -132,7 +133,7 @@ export class ControllerChannel {
   }
 
   private async open(leader: number | null): Promise<OpenConnection> {
-    const { controllers } = this.options;
+    const controllers = typeof this.options.controllers === 'function' ? this.options.controllers() : this.options.controllers;
     if (controllers.length === 0) throw new ControllerUnavailableError('no controllers are configured (controller.quorum.voters)');
     // The known leader, else each controller in turn: a non-leader answers NOT_CONTROLLER and we move on.
     const target = controllers.find((c) => c.id === leader) ?? controllers[this.nextGuess++ % controllers.length];

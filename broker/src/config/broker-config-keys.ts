@@ -19,7 +19,7 @@ import {
   orValue,
   type Validator,
 } from './config-def.ts';
-import { parseEndpointList, parseHostPort, parseHostPortList, parseSecurityProtocolMap, parseVoters, SECURITY_PROTOCOLS } from './listeners.ts';
+import { parseEndpointList, parseHostPort, parseHostPortList, parseInitialControllers, parseSecurityProtocolMap, parseVoters, SECURITY_PROTOCOLS } from './listeners.ts';
 
 const RO = 'read-only';
 const PB = 'per-broker';
@@ -40,6 +40,11 @@ const protocolMapValidator: Validator<string> = custom('a comma-separated list o
 
 const votersValidator: Validator<readonly string[]> = custom('a list of {id}@{host}:{port}', (v) => {
   const parsed = parseVoters(v);
+  return parsed.ok ? null : parsed.reason;
+});
+
+const initialControllersValidator: Validator<readonly string[]> = custom('a list of {id}@{host}:{port}:{directory id}', (v) => {
+  const parsed = parseInitialControllers(v);
   return parsed.ok ? null : parsed.reason;
 });
 
@@ -394,6 +399,12 @@ export const BROKER_CONFIG_KEYS = [
     'Whether the admin HTTP server (/metrics, /healthz, /readyz, broker state for the operator) runs.'),
   key('millrace.http.listener', 'string', '127.0.0.1:9644', hostPortValidator, 'medium', RO,
     'host:port of the admin HTTP server; bind 0.0.0.0 to reach it from outside the host or pod.'),
+  key('millrace.quorum.standalone', 'boolean', false, null, 'medium', RO,
+    'A controller that bootstraps a dynamic quorum (KIP-853) with itself as the only voter, on its first start with an empty metadata log; more voters join with AddRaftVoter.',
+    { note: 'Kafka: kafka-storage format --standalone. Use with controller.quorum.bootstrap.servers instead of controller.quorum.voters.' }),
+  key('millrace.quorum.initial.controllers', 'list', [], initialControllersValidator, 'medium', RO,
+    'The initial voters of a dynamic quorum, as {id}@{host}:{port}:{directory id}, written on a controller\'s first start with an empty metadata log.',
+    { note: 'Kafka: kafka-storage format --initial-controllers.' }),
   key('millrace.cluster.id', 'string', null, clusterIdValidator, 'medium', RO,
     'Cluster id to write into meta.properties when this node formats empty log directories on first start.',
     { note: 'Kafka has no such key (kafka-storage format writes the id); when meta.properties exists it must match.' }),

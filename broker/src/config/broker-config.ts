@@ -44,6 +44,8 @@ import {
   parseHostPort,
   parseHostPortList,
   parseVoters,
+  parseInitialControllers,
+  type InitialController,
   type HostPort,
   type ListenerEndpoint,
   type Parsed,
@@ -445,6 +447,10 @@ export class BrokerConfig {
 
   get quorumBootstrapServers(): HostPort[] {
     return unwrap(parseHostPortList(this.get('controller.quorum.bootstrap.servers')));
+  }
+
+  get initialControllers(): InitialController[] {
+    return unwrap(parseInitialControllers(this.get('millrace.quorum.initial.controllers')));
   }
 
   /** millrace.http.listener, or null when millrace.http.enable is false. */

@@ -173,6 +173,31 @@ export function parseVoters(entries: readonly string[]): Parsed<QuorumVoter[]> {
   return ok(voters);
 }
 
+export interface InitialController extends QuorumVoter {
+  /** The controller's metadata log directory id (22-character base64url UUID). */
+  readonly directoryId: string;
+}
+
+/**
+ * Parses `kafka-storage format --initial-controllers` entries: "{id}@{host}:{port}:{directory id}"; ids
+ * must be distinct.
+ */
+export function parseInitialControllers(entries: readonly string[]): Parsed<InitialController[]> {
+  const out: InitialController[] = [];
+  for (const entry of entries) {
+    const at = entry.lastIndexOf(':');
+    const directoryId = entry.slice(at + 1);
+    if (at < 0 || !/^[A-Za-z0-9_-]{21}[AQgw]$/.test(directoryId)) {
+      return fail(`${entry} is not of the form {id}@{host}:{port}:{directory id} (the directory id is a 22-character base64url UUID)`);
+    }
+    const voter = parseVoter(entry.slice(0, at));
+    if (!voter.ok) return voter;
+    if (out.some((c) => c.id === voter.value.id)) return fail(`Controller id ${voter.value.id} appears more than once`);
+    out.push({ ...voter.value, directoryId });
+  }
+  return ok(out);
+}
+
 /** Parses a list of "{host}:{port}" entries. */
 export function parseHostPortList(entries: readonly string[]): Parsed<HostPort[]> {
   const out: HostPort[] = [];

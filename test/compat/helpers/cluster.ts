@@ -5,7 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -62,24 +62,39 @@ export class TestCluster {
   private readonly running = new Map<number, Running>();
   private readonly output = new Map<number, string>();
   private readonly overrides: Readonly<Record<string, string>>;
+  /** Dynamic quorum (KIP-853): nodes find controllers through bootstrap servers; this one starts standalone. */
+  private readonly standaloneId: number | null;
 
-  private constructor(nodes: readonly NodeSpec[], clusterId: string, overrides: Readonly<Record<string, string>>) {
+  private constructor(nodes: readonly NodeSpec[], clusterId: string, overrides: Readonly<Record<string, string>>, standaloneId: number | null) {
     this.nodes = nodes;
     this.clusterId = clusterId;
     this.overrides = overrides;
+    this.standaloneId = standaloneId;
     this.dataRoot = mkdtempSync(join(tmpdir(), 'millrace-cluster-'));
     process.once('exit', () => { for (const r of this.running.values()) if (r.exit === null) r.child.kill('SIGKILL'); });
   }
 
   /** Starts every node (controllers first, all in parallel) and waits until each is ready. */
-  static async start(nodes: readonly NodeSpec[], overrides: Readonly<Record<string, string>> = {}): Promise<TestCluster> {
-    const cluster = new TestCluster(nodes, randomBytes(16).toString('base64url'), overrides);
+  static async start(
+    nodes: readonly NodeSpec[], overrides: Readonly<Record<string, string>> = {}, options: { readonly dynamicQuorumFrom?: number } = {},
+  ): Promise<TestCluster> {
+    const cluster = new TestCluster(nodes, randomBytes(16).toString('base64url'), overrides, options.dynamicQuorumFrom ?? null);
     for (const n of nodes) {
       cluster.ports.set(n.id, { broker: await freePort(n.host), controller: await freePort(n.host), http: await freePort(n.host) });
     }
     for (const n of nodes) cluster.launch(n.id);
     await Promise.all(nodes.map((n) => cluster.waitReady(n.id)));
     return cluster;
+  }
+
+  /** host:port of a controller's CONTROLLER listener. */
+  controllerEndpoint(id: number): { host: string; port: number } {
+    return { host: this.spec(id).host, port: this.portsOf(id).controller };
+  }
+
+  /** The node's metadata log directory id (KIP-853), as the quorum persisted it. */
+  directoryId(id: number): string {
+    return readFileSync(join(this.dataRoot, `node-${id}`, 'meta', '__cluster_metadata-0', 'directory.id'), 'utf8').trim();
   }
 
   get controllers(): NodeSpec[] {
@@ -119,6 +134,14 @@ export class TestCluster {
     const spec = this.spec(id);
     const ports = this.portsOf(id);
     const voters = this.controllers.map((c) => `${c.id}@${c.host}:${this.portsOf(c.id).controller}`).join(',');
+    const quorum: Record<string, string> = this.standaloneId === null
+      ? { 'controller.quorum.voters': voters }
+      : {
+          // The default properties file names a static voter: clear it.
+          'controller.quorum.voters': '',
+          'controller.quorum.bootstrap.servers': this.controllers.map((c) => `${c.host}:${this.portsOf(c.id).controller}`).join(','),
+          ...(id === this.standaloneId ? { 'millrace.quorum.standalone': 'true' } : {}),
+        };
     const listeners: string[] = [];
     if (spec.roles.includes('broker')) listeners.push(`PLAINTEXT://${spec.host}:${ports.broker}`);
     if (spec.roles.includes('controller')) listeners.push(`CONTROLLER://${spec.host}:${ports.controller}`);
@@ -126,7 +149,7 @@ export class TestCluster {
     return {
       'process.roles': spec.roles.join(','),
       'node.id': String(id),
-      'controller.quorum.voters': voters,
+      ...quorum,
       'controller.listener.names': 'CONTROLLER',
       'listeners': listeners.join(','),
       ...(spec.roles.includes('broker') ? { 'advertised.listeners': `PLAINTEXT://${spec.host}:${ports.broker}`, 'inter.broker.listener.name': 'PLAINTEXT' } : {}),
