@@ -64,13 +64,15 @@ describe('single-voter quorum on real files', () => {
   });
 
   it('accepts proposals from inside listener callbacks (a new leader writing on activation)', async () => {
-    const member = await startMember(1, newDir(), voters);
     const written: Promise<unknown>[] = [];
-    const original = member.state.handleLeaderChange.bind(member.state);
-    member.state.handleLeaderChange = (leader) => {
-      original(leader);
-      if (leader.leaderId === 1) written.push(member.quorum.propose([text('activation')]));
-    };
+    // Hooked before start: a single voter becomes leader on its first tick.
+    const member = await startMember(1, newDir(), voters, {}, (quorum, state) => {
+      const original = state.handleLeaderChange.bind(state);
+      state.handleLeaderChange = (leader) => {
+        original(leader);
+        if (leader.leaderId === 1) written.push(quorum.propose([text('activation')]));
+      };
+    });
     await until(() => written.length === 1, 'activation');
     await Promise.all(written);
     expect(member.state.values).toEqual(['activation']);

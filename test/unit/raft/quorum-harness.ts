@@ -79,10 +79,14 @@ export interface Member {
 }
 
 /** Opens and starts a quorum member with a fresh state machine. */
-export async function startMember(id: number, dir: string, voters: MetadataQuorumOptions['voters'], extra: Partial<MetadataQuorumOptions> = {}): Promise<{ quorum: MetadataQuorum; state: ListState }> {
+export async function startMember(
+  id: number, dir: string, voters: MetadataQuorumOptions['voters'], extra: Partial<MetadataQuorumOptions> = {},
+  beforeStart?: (quorum: MetadataQuorum, state: ListState) => void,
+): Promise<{ quorum: MetadataQuorum; state: ListState }> {
   const quorum = await MetadataQuorum.open({ localId: id, clusterId: 'test-cluster-id-0000000', voters, metadataLogDir: dir, logger: silent, timing: FAST_TIMING, ...extra });
   const state = new ListState();
   quorum.register(state);
+  beforeStart?.(quorum, state);
   await quorum.start();
   return { quorum, state };
 }

@@ -320,6 +320,12 @@ export class RaftNode {
    * campaigns: votes are counted in the candidate's latest voter set (Raft's single-server changes), so
    * such a candidate counts only the new set's votes, and resigns once the removal commits.
    */
+  /** Is this node the whole voter set? */
+  #isOnlyVoter(): boolean {
+    const voters = this.#voters.latest;
+    return voters.length === 1 && this.isVoter;
+  }
+
   get mayCampaign(): boolean {
     return this.isVoter || this.#voters.setsFrom(this.#highWatermark).some((voters) => isVoterKey(voters, this.#localKey));
   }
@@ -416,7 +422,8 @@ export class RaftNode {
       case 'voted':
         // A non-voter (observer, removed voter, voter-to-be) looks for the leader instead of campaigning.
         if (!this.mayCampaign) this.#discover();
-        else if (nowMs >= role.electionDeadlineMs) this.#becomeProspective();
+        // The only voter has nobody to wait for (Kafka: candidate at once when it is the only voter).
+        else if (nowMs >= role.electionDeadlineMs || this.#isOnlyVoter()) this.#becomeProspective();
         break;
       case 'prospective':
         if (nowMs >= role.electionDeadlineMs) this.#abandonPreVote();
@@ -437,7 +444,7 @@ export class RaftNode {
         this.#leaderTick(role);
         break;
       case 'resigned':
-        if (nowMs >= role.electionDeadlineMs) {
+        if (nowMs >= role.electionDeadlineMs || this.#isOnlyVoter()) {
           this.#transition(new VotedState(role.epoch, this.#config.localId, this.#electionDeadline()));
         } else if (nowMs - role.lastEndQuorumSentMs >= this.#config.requestTimeoutMs) {
           this.#sendEndQuorumEpoch(role);
