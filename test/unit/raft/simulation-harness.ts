@@ -158,6 +158,8 @@ interface SimNode {
   verifiedOffset: number;
   restartAtMs: number;
   sm: StateMachine;
+  /** This incarnation's clock: its own offset and rate (±5%), and jittered ticks (its own random stream). */
+  clock: { offsetMs: number; rate: number; random: SeededRandom };
 }
 
 export interface SimulationOptions {
@@ -358,6 +360,7 @@ export class Simulation {
         highWatermark: 0,
         verifiedOffset: 0,
         restartAtMs: 0,
+        clock: { offsetMs: 0, rate: 1, random: new SeededRandom(0) },
         sm: { offset: 0, hash: HASH_SEED },
       };
       this.#nodes.push(node);
@@ -429,7 +432,7 @@ export class Simulation {
           return;
         }
         this.#log(`deliver ${describe(message)}${event.alias === undefined ? '' : ` (bootstrap ${event.alias})`}`);
-        const ready = node.raft.receive(message, this.#nowMs);
+        const ready = node.raft.receive(message, this.#localNow(node));
         const alias = event.alias;
         if (alias === undefined) {
           this.#apply(node, ready);
@@ -451,14 +454,16 @@ export class Simulation {
         const node = this.#node(event.request.sourceId);
         if (node.raft === null || node.incarnation !== event.incarnation) return;
         this.#log(`failed ${describe(event.request)}`);
-        this.#apply(node, node.raft.requestFailed(event.request, this.#nowMs));
+        this.#apply(node, node.raft.requestFailed(event.request, this.#localNow(node)));
         return;
       }
       case 'tick': {
         const node = this.#node(event.nodeId);
         if (node.raft === null || node.incarnation !== event.incarnation) return;
-        this.#apply(node, node.raft.tick(this.#nowMs));
-        this.#queue.push(this.#nowMs + (this.#options.tickIntervalMs ?? 100), event);
+        this.#apply(node, node.raft.tick(this.#localNow(node)));
+        // Jittered ticks from the node's own random stream (the fault schedule's stream is untouched).
+        const interval = this.#options.tickIntervalMs ?? 100;
+        this.#queue.push(this.#nowMs + node.clock.random.int(Math.ceil(interval * 0.5), Math.floor(interval * 1.5)), event);
         return;
       }
       case 'flush': {
@@ -471,7 +476,7 @@ export class Simulation {
         this.#log(`flush n${node.id} to ${node.disk.flushedEnd}`);
         const pending = node.pendingAfterFlush;
         node.pendingAfterFlush = [];
-        this.#apply(node, node.raft.logFlushed(node.disk.flushedEnd, this.#nowMs));
+        this.#apply(node, node.raft.logFlushed(node.disk.flushedEnd, this.#localNow(node)));
         for (const message of pending) this.#transmit(message);
         return;
       }
@@ -495,7 +500,7 @@ export class Simulation {
           for (let b = 0; b < batches; b++) {
             const count = this.#healed ? 1 : this.#rng.int(1, 3);
             const records = Array.from({ length: count }, () => new TextEncoder().encode(`v${this.#nextValue++}`));
-            const result = leader.raft.propose(records, this.#nowMs);
+            const result = leader.raft.propose(records, this.#localNow(leader));
             if (result.accepted) {
               this.#log(`propose ${count} at n${leader.id} offsets ${result.baseOffset}..${result.lastOffset}`);
               this.#apply(leader, result.ready);
@@ -528,7 +533,7 @@ export class Simulation {
     node.disk.snapshot = snapshot;
     this.#snapshotsCreated++;
     this.#log(`snapshot n${node.id} at ${snapshot.id.endOffset}/${snapshot.id.epoch}`);
-    this.#apply(node, raft.snapshotCreated(snapshot, this.#nowMs));
+    this.#apply(node, raft.snapshotCreated(snapshot, this.#localNow(node)));
   }
 
   /** Asks the leader to add, remove or update a voter (it refuses while another change is in flight). */
@@ -546,15 +551,15 @@ export class Simulation {
     if (roll < 0.1) {
       const voter = rng.pick(voters);
       op = `update ${voter.id}`;
-      result = raft.updateVoter(voterNodeOf(voter.id, rng.int(9000, 9999)), this.#nowMs);
+      result = raft.updateVoter(voterNodeOf(voter.id, rng.int(9000, 9999)), this.#localNow(leader));
     } else if (candidates.length > 0 && voters.length < MAX_SIM_VOTERS && (voters.length <= 2 || roll < 0.55)) {
       const target = rng.pick(candidates);
       op = `add ${target.id}`;
-      result = raft.addVoter(voterNodeOf(target.id), timeoutMs, this.#nowMs);
+      result = raft.addVoter(voterNodeOf(target.id), timeoutMs, this.#localNow(leader));
     } else if (voters.length > 1) {
       const voter = rng.pick(voters);
       op = `remove ${voter.id}`;
-      result = raft.removeVoter({ id: voter.id, directoryId: voter.directoryId }, timeoutMs, this.#nowMs);
+      result = raft.removeVoter({ id: voter.id, directoryId: voter.directoryId }, timeoutMs, this.#localNow(leader));
     } else {
       return;
     }
@@ -591,7 +596,7 @@ export class Simulation {
         const others = voterIdsOf(leader.raft.voterSet).filter((id) => id !== leader.id);
         const successors = rng.chance(0.5) && others.length > 0 ? [rng.pick(others)] : [];
         this.#log(`resign n${leader.id} successors ${successors.join(',')}`);
-        this.#apply(leader, leader.raft.resign(successors, this.#nowMs));
+        this.#apply(leader, leader.raft.resign(successors, this.#localNow(leader)));
       }
     }
     // else: a quiet period.
@@ -651,7 +656,10 @@ export class Simulation {
     const disk = node.disk;
     disk.entries = disk.entries.filter((e) => e.lastOffset < disk.flushedEnd);
     disk.pendingQuorumState = null;
-    node.raft = new RaftNode(config, { quorumState: disk.quorumState, snapshot: disk.snapshot, entries: disk.entries.slice() }, () => random.next(), this.#nowMs);
+    // Each incarnation gets its own clock: an arbitrary offset and a rate within ±5% of real time.
+    const clockRandom = new SeededRandom(this.#options.seed * 7919 + node.id * 131 + node.incarnation * 17 + 5);
+    node.clock = { offsetMs: clockRandom.int(0, 1_000_000), rate: 0.95 + clockRandom.int(0, 100) / 1000, random: clockRandom };
+    node.raft = new RaftNode(config, { quorumState: disk.quorumState, snapshot: disk.snapshot, entries: disk.entries.slice() }, () => random.next(), this.#localNow(node));
     node.flushScheduled = false;
     node.pendingAfterFlush = [];
     node.highWatermark = 0;
@@ -662,6 +670,11 @@ export class Simulation {
     if (disk.snapshot !== null) this.#loadSnapshot(node, disk.snapshot);
     this.#log(`start n${node.id}#${node.incarnation} as ${node.raft.role} e${node.raft.epoch} log ${node.raft.logStartOffset}..${node.raft.logEndOffset}`);
     this.#queue.push(this.#nowMs + this.#rng.int(1, 100), { kind: 'tick', nodeId: node.id, incarnation: node.incarnation });
+  }
+
+  /** What `node`'s clock reads now: monotonic within an incarnation, never the same as another node's. */
+  #localNow(node: SimNode): number {
+    return Math.floor(node.clock.offsetMs + this.#nowMs * node.clock.rate);
   }
 
   #crash(node: SimNode, downMs: number): void {
