@@ -239,7 +239,9 @@ export class Broker {
     }
     const controllerListener = settings.controllerListeners[0];
     const localEndpoint = controllerListener === undefined ? undefined
-      : { host: controllerListener.host === '0.0.0.0' || controllerListener.host === '::' ? hostname() : controllerListener.host, port: this.boundPorts.get(controllerListener.name) ?? controllerListener.port };
+      // A wildcard listener is reached at the address the voters list gives this node (its DNS name in
+      // Kubernetes), else at this machine's name.
+      : { host: controllerListener.host === '0.0.0.0' || controllerListener.host === '::' ? (settings.quorumVoters.find((v) => v.id === settings.nodeId)?.host ?? hostname()) : controllerListener.host, port: this.boundPorts.get(controllerListener.name) ?? controllerListener.port };
 
     // The metadata quorum: a voter on controllers, an observer on brokers. Committed records feed the image.
     const quorum = await MetadataQuorum.open({

@@ -123,6 +123,7 @@ export interface StatefulSet {
       readonly metadata: { readonly labels: Labels; readonly annotations: Labels };
       readonly spec: {
         readonly terminationGracePeriodSeconds: number;
+        readonly enableServiceLinks: false;
         readonly securityContext: { readonly fsGroup: number; readonly fsGroupChangePolicy: 'OnRootMismatch' };
         readonly containers: readonly Container[];
         readonly volumes: readonly Volume[];

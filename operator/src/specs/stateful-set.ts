@@ -111,6 +111,9 @@ export function buildStatefulSet(cluster: KafkaCluster, pool: NodePool): Statefu
         },
         spec: {
           terminationGracePeriodSeconds: TERMINATION_GRACE_PERIOD_SECONDS,
+          // Service links would inject <SERVICE>_SERVICE_HOST variables; for a Service named millrace-* those
+          // are MILLRACE_* names, which the broker reads as config keys and refuses.
+          enableServiceLinks: false,
           // The image runs as uid/gid 1000 (Dockerfile.broker): volumes that provisioners create root-owned
           // become group-writable for it. OnRootMismatch skips the recursive chown on every later start.
           securityContext: { fsGroup: BROKER_IMAGE_GID, fsGroupChangePolicy: 'OnRootMismatch' },
