@@ -35,6 +35,7 @@
 import { assert } from './assert.ts';
 import {
   RaftErrorCode,
+  type BeginQuorumEpochResponse,
   type FetchRequest,
   type FetchResponse,
   type FetchSnapshotRequest,
@@ -454,6 +455,17 @@ export class RaftNode {
     return this.#drain();
   }
 
+  /** The body of a Begin/EndQuorumEpoch answer: accepted when the sender's epoch is known, else fenced. */
+  #epochAnswer(destinationId: number, known: boolean): Omit<BeginQuorumEpochResponse, 'kind'> {
+    return {
+      sourceId: this.#config.localId,
+      destinationId,
+      errorCode: known ? RaftErrorCode.NONE : RaftErrorCode.FENCED_LEADER_EPOCH,
+      leaderEpoch: this.epoch,
+      leaderId: this.leaderId,
+    };
+  }
+
   receive(message: RaftMessage, nowMs: number): Ready {
     this.#advanceClock(nowMs);
     assert(message.destinationId === this.#config.localId, `message for ${message.destinationId} delivered to ${this.#config.localId}`);
@@ -466,17 +478,7 @@ export class RaftNode {
         break;
       case 'BeginQuorumEpochRequest': {
         const known = this.#observeEpoch(message.leaderEpoch, message.leaderId, message.sourceId);
-        this.#send(
-          {
-            kind: 'BeginQuorumEpochResponse',
-            sourceId: this.#config.localId,
-            destinationId: message.sourceId,
-            errorCode: known ? RaftErrorCode.NONE : RaftErrorCode.FENCED_LEADER_EPOCH,
-            leaderEpoch: this.epoch,
-            leaderId: this.leaderId,
-          },
-          'now',
-        );
+        this.#send({ kind: 'BeginQuorumEpochResponse', ...this.#epochAnswer(message.sourceId, known) }, 'now');
         break;
       }
       case 'BeginQuorumEpochResponse': {
@@ -506,17 +508,7 @@ export class RaftNode {
           this.#abandonedLeader = { epoch: role.epoch, leaderId: role.leaderId };
           role.fetchDeadlineMs = Math.min(role.fetchDeadlineMs, this.#nowMs + backoffMs);
         }
-        this.#send(
-          {
-            kind: 'EndQuorumEpochResponse',
-            sourceId: this.#config.localId,
-            destinationId: message.sourceId,
-            errorCode: known ? RaftErrorCode.NONE : RaftErrorCode.FENCED_LEADER_EPOCH,
-            leaderEpoch: this.epoch,
-            leaderId: this.leaderId,
-          },
-          'now',
-        );
+        this.#send({ kind: 'EndQuorumEpochResponse', ...this.#epochAnswer(message.sourceId, known) }, 'now');
         break;
       }
       case 'EndQuorumEpochResponse': {
