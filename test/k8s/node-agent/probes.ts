@@ -31,15 +31,8 @@ export function resolvePort(port: number | string, container: Container): number
   return named.containerPort;
 }
 
-function httpProbe(probe: NonNullable<Probe['httpGet']>, target: ProbeTarget, timeoutMs: number): Promise<ProbeResult> {
+function httpProbe(probe: NonNullable<Probe['httpGet']>, port: number, target: ProbeTarget, timeoutMs: number): Promise<ProbeResult> {
   return new Promise((resolve) => {
-    let port: number;
-    try {
-      port = resolvePort(probe.port, target.container);
-    } catch (error) {
-      resolve({ ok: false, message: (error as Error).message });
-      return;
-    }
     const scheme = (probe.scheme ?? 'HTTP').toUpperCase();
     const host = probe.host ?? target.podIp;
     const headers: Record<string, string> = { 'user-agent': 'kube-probe/millrace-node-agent', accept: '*/*' };
@@ -63,15 +56,8 @@ function httpProbe(probe: NonNullable<Probe['httpGet']>, target: ProbeTarget, ti
   });
 }
 
-function tcpProbe(probe: NonNullable<Probe['tcpSocket']>, target: ProbeTarget, timeoutMs: number): Promise<ProbeResult> {
+function tcpProbe(probe: NonNullable<Probe['tcpSocket']>, port: number, target: ProbeTarget, timeoutMs: number): Promise<ProbeResult> {
   return new Promise((resolve) => {
-    let port: number;
-    try {
-      port = resolvePort(probe.port, target.container);
-    } catch (error) {
-      resolve({ ok: false, message: (error as Error).message });
-      return;
-    }
     const host = probe.host ?? target.podIp;
     const socket = connect({ host, port });
     const timer = setTimeout(() => { socket.destroy(); resolve({ ok: false, message: `dial tcp ${host}:${port}: i/o timeout` }); }, timeoutMs);
@@ -100,8 +86,17 @@ function execProbe(probe: NonNullable<Probe['exec']>, target: ProbeTarget, timeo
 
 export function runProbe(probe: Probe, target: ProbeTarget): Promise<ProbeResult> {
   const timeoutMs = (probe.timeoutSeconds ?? 1) * 1000;
-  if (probe.httpGet !== undefined) return httpProbe(probe.httpGet, target, timeoutMs);
-  if (probe.tcpSocket !== undefined) return tcpProbe(probe.tcpSocket, target, timeoutMs);
+  const handler = probe.httpGet ?? probe.tcpSocket;
+  let port = 0;
+  if (handler !== undefined) {
+    try {
+      port = resolvePort(handler.port, target.container);
+    } catch (error) {
+      return Promise.resolve({ ok: false, message: (error as Error).message });
+    }
+  }
+  if (probe.httpGet !== undefined) return httpProbe(probe.httpGet, port, target, timeoutMs);
+  if (probe.tcpSocket !== undefined) return tcpProbe(probe.tcpSocket, port, target, timeoutMs);
   if (probe.exec !== undefined) return execProbe(probe.exec, target, timeoutMs);
   return Promise.resolve({ ok: false, message: 'unsupported probe handler (gRPC probes are not implemented by the node agent)' });
 }
