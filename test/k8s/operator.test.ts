@@ -181,8 +181,12 @@ describe('KafkaCluster controller (in-process operator)', () => {
     const hashBefore = (await getChild(Resources.StatefulSet, NS, 'orders-brokers'))?.spec as { template: { metadata: { annotations: Record<string, string> } } };
     await patchCluster(NS, 'orders', { spec: { config: { 'log.retention.hours': 24 } } });
     await until(async () => (await getChild(Resources.ConfigMap, NS, 'orders-brokers-config'))?.data?.['server.properties']?.includes('log.retention.hours=24'), 'the brokers ConfigMap with the new key');
-    const sts = await getChild(Resources.StatefulSet, NS, 'orders-brokers');
-    const hashAfter = (sts?.spec as typeof hashBefore).template.metadata.annotations[ANNOTATION_CONFIG_HASH];
+    // One reconcile applies the ConfigMap, then the StatefulSet: wait for the second write too.
+    const hashOf = async (): Promise<string | undefined> =>
+      ((await getChild(Resources.StatefulSet, NS, 'orders-brokers'))?.spec as typeof hashBefore | undefined)?.template.metadata.annotations[ANNOTATION_CONFIG_HASH];
+    const oldHash = hashBefore.template.metadata.annotations[ANNOTATION_CONFIG_HASH];
+    await until(async () => (await hashOf()) !== oldHash, 'the brokers StatefulSet with the new config hash');
+    const hashAfter = await hashOf();
     expect(hashAfter).not.toBe(hashBefore.template.metadata.annotations[ANNOTATION_CONFIG_HASH]);
     expect((await getChild(Resources.ConfigMap, NS, 'orders-controllers-config'))?.data?.['server.properties']).toContain('log.retention.hours=24');
 
